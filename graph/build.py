@@ -1,0 +1,56 @@
+"""build_graph(config, client) → the compiled per-query self-refinement StateGraph.
+
+START → generate → {eval_decision, eval_communication, eval_safety} (one superstep) → merge
+      → refine_directref | refine_contgen (skipped when every facet says N/A) → filter → END
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langgraph.graph import END, START, StateGraph
+
+from nodes.context import NodeContext
+from nodes.evaluate import make_evaluator
+from nodes.filter import make_filter
+from nodes.generate import make_generate
+from nodes.llm import ChatClient
+from nodes.merge import merge
+from nodes.refine_contgen import make_contgen
+from nodes.refine_directref import make_directref
+from state.config import RunConfig
+from state.graph_state import GraphState, InputState
+
+RefineNode = Literal["refine_directref", "refine_contgen", "filter"]
+
+
+def build_graph(config: RunConfig, client: ChatClient) -> Any:
+    """Compile the graph for `config`: disabled facets are absent, the refiner is the configured one."""
+    ctx = NodeContext(config=config, client=client)
+    refiner: RefineNode = "refine_contgen" if config.refiner == "contgen" else "refine_directref"
+
+    builder = StateGraph(GraphState, input_schema=InputState)
+    builder.add_node("generate", make_generate(ctx))
+    evaluators = [f"eval_{facet}" for facet in config.facets]
+    for facet in config.facets:
+        builder.add_node(f"eval_{facet}", make_evaluator(ctx, facet))
+    builder.add_node("merge", merge)
+    builder.add_node(refiner, make_contgen(ctx) if config.refiner == "contgen" else make_directref(ctx))
+    builder.add_node("filter", make_filter(config.min_answer_words))
+
+    def route_after_merge(state: GraphState) -> RefineNode:
+        return "filter" if "refinement" in state else refiner
+
+    builder.add_edge(START, "generate")
+    for name in evaluators:
+        builder.add_edge("generate", name)
+    builder.add_edge(evaluators, "merge")
+    builder.add_conditional_edges("merge", route_after_merge, [refiner, "filter"])
+    builder.add_edge(refiner, "filter")
+    builder.add_edge("filter", END)
+    return builder.compile()
+
+
+def mermaid(config: RunConfig) -> str:
+    """The graph's Mermaid diagram for `config` (no LLM is contacted)."""
+    return build_graph(config, client=None).get_graph().draw_mermaid()  # type: ignore[arg-type]

@@ -1,0 +1,190 @@
+"""The run store: one SQLite file (WAL) per run or shard, written in batches.
+
+Tables (documented in the README): runs, queries, results, teacher, failures, meta. Every query id
+ends in exactly one of results or failures; a query row is written in the same transaction as its
+outcome, so a kill at any moment leaves only whole items behind.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+APP_ID = 0x4D755352  # "MuSR", stored in PRAGMA application_id
+SCHEMA_VERSION = 1
+
+SCHEMA: dict[str, dict[str, type]] = {
+    "runs": {"run_key": str, "config": str, "seed": int, "n": int, "shard": str, "version": str, "created": str},
+    "queries": {"id": int, "attributes": str, "query": str},
+    "results": {
+        "id": int, "reasoning": str, "answer": str, "rationales": str, "refined_reasoning": str,
+        "refined_answer": str, "refined": int, "kept": int, "filter_reason": str, "usage": str, "latency_ms": float,
+    },
+    "teacher": {"id": int, "reasoning": str, "answer": str, "kept": int, "filter_reason": str, "usage": str, "latency_ms": float},
+    "failures": {"id": int, "stage": str, "error_class": str, "message": str, "attempts": int},
+    "meta": {"key": str, "value": str},
+}
+PKS = {"runs": "run_key", "meta": "key"}
+ITEM_TABLES = ("queries", "results", "teacher", "failures")
+
+
+class StoreError(RuntimeError):
+    """A store that cannot be used as asked; str() is one line naming the file and the fix."""
+
+
+def package_version() -> str:
+    try:
+        return version("muser-graph")
+    except PackageNotFoundError:  # running from a source tree without install
+        return "0+source"
+
+
+def _insert_sql(table: str, replace: bool = True) -> str:
+    cols = list(SCHEMA[table])
+    verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+    return f"{verb} INTO [{table}] ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+
+
+class Store:
+    """A MuSeR store on disk. Open with Store.open(path, create=...)."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self._pending: dict[str, list[tuple[Any, ...]]] = {t: [] for t in ITEM_TABLES}
+        self._pending_deletes: list[int] = []
+        self._sql = {t: _insert_sql(t) for t in ITEM_TABLES}
+
+    # -- opening -----------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path, create: bool = False) -> Store:
+        """Open (or with create=True, make) a store; a foreign or corrupt file is refused untouched."""
+        path = Path(path)
+        exists = path.exists() and path.stat().st_size > 0
+        if not exists and not create:
+            raise StoreError(f"{path} does not exist; start a run with --n N to create it")
+        if exists:
+            cls._check_header(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            if exists:
+                app = conn.execute("PRAGMA application_id").fetchone()[0]
+                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                if app != APP_ID or not {"runs", "queries"} <= tables:
+                    raise StoreError(f"{path} is an SQLite file but not a MuSeR store; pass a new --db path")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"{path} is not a readable SQLite database ({exc}); pass another --db path") from None
+        except StoreError:
+            conn.close()
+            raise
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        store = cls(path, conn)
+        if not exists:
+            store._create()
+        return store
+
+    @staticmethod
+    def _check_header(path: Path) -> None:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+        if head != b"SQLite format 3\x00":
+            raise StoreError(f"{path} is not an SQLite database (it may be corrupt or another kind of file); pass another --db path")
+
+    def _create(self) -> None:
+        with self.db.conn:
+            for table, cols in SCHEMA.items():
+                self.db[table].create(cols, pk=PKS.get(table, "id"), if_not_exists=True)  # type: ignore[union-attr]
+            self.conn.execute(f"PRAGMA application_id={APP_ID}")
+            self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    def close(self) -> None:
+        self.flush()
+        self.conn.close()
+
+    # -- the run row -------------------------------------------------------------------------------
+    def run_row(self) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT run_key, config, seed, n, shard, version, created FROM runs LIMIT 1").fetchone()
+        if row is None:
+            return None
+        keys = list(SCHEMA["runs"])
+        out = dict(zip(keys, row, strict=True))
+        out["config"] = json.loads(out["config"])
+        return out
+
+    def write_run(self, config: dict[str, Any], seed: int, n: int, shard: str | None) -> None:
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with self.conn:
+            self.conn.execute("DELETE FROM runs")
+            self.conn.execute(
+                _insert_sql("runs"),
+                ("run", json.dumps(config, sort_keys=True), seed, n, shard or "", package_version(), created),
+            )
+
+    # -- items -------------------------------------------------------------------------------------
+    def add(self, table: str, row: tuple[Any, ...]) -> None:
+        """Queue one row; written at the next flush()."""
+        self._pending[table].append(row)
+
+    def clear_failure(self, item_id: int) -> None:
+        """Queue removal of an id's failure row (retry succeeded)."""
+        self._pending_deletes.append(item_id)
+
+    def pending_rows(self) -> int:
+        return sum(len(rows) for rows in self._pending.values())
+
+    def flush(self) -> float:
+        """Write every queued row in one transaction; returns the seconds it took."""
+        if not self.pending_rows() and not self._pending_deletes:
+            return 0.0
+        t0 = time.perf_counter()
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            if self._pending_deletes:
+                self.conn.executemany("DELETE FROM failures WHERE id = ?", [(i,) for i in self._pending_deletes])
+            for table in ITEM_TABLES:
+                rows = self._pending[table]
+                if rows:
+                    self.conn.executemany(self._sql[table], rows)
+        for rows in self._pending.values():
+            rows.clear()
+        self._pending_deletes.clear()
+        return time.perf_counter() - t0
+
+    def done_ids(self, start: int = 0) -> Iterator[int]:
+        """Ids with an outcome (result or failure), ascending, streamed from the database."""
+        cur = self.conn.cursor()
+        cur.execute("SELECT id FROM results WHERE id >= ? UNION SELECT id FROM failures WHERE id >= ? ORDER BY id", (start, start))
+        for (item_id,) in cur:
+            yield item_id
+
+    def failed_ids(self) -> Iterator[int]:
+        cur = self.conn.cursor()
+        cur.execute("SELECT id FROM failures ORDER BY id")
+        for (item_id,) in cur:
+            yield item_id
+
+    def count(self, table: str, where: str = "") -> int:
+        return int(self.conn.execute(f"SELECT count(*) FROM [{table}] {where}").fetchone()[0])
+
+    def trace(self, item_id: int) -> dict[str, Any] | None:
+        """Everything stored for one id, with JSON columns decoded (for graph.trace --db)."""
+        out: dict[str, Any] = {"id": item_id}
+        for table in ITEM_TABLES:
+            row = self.conn.execute(f"SELECT * FROM [{table}] WHERE id = ?", (item_id,)).fetchone()
+            if row is not None:
+                cols = [d[0] for d in self.conn.execute(f"SELECT * FROM [{table}] LIMIT 0").description]
+                out[table] = {c: (json.loads(v) if c in ("attributes", "rationales", "usage") and v else v) for c, v in zip(cols, row, strict=True)}
+        return out if len(out) > 1 else None

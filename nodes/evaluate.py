@@ -1,0 +1,32 @@
+"""Facet evaluator nodes (decision-making, communication, safety): q and r0 in, rationales out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nodes.context import NodeContext, call_record
+from nodes.parsing import parse_rationales
+from state.config import FacetName
+from state.graph_state import FacetVerdict, GraphState
+
+PROMPT_OF: dict[FacetName, str] = {
+    "decision": "eval_decision",
+    "communication": "eval_communication",
+    "safety": "eval_safety",
+}
+
+
+def make_evaluator(ctx: NodeContext, facet: FacetName):  # noqa: ANN201 - returns a LangGraph node
+    prompt = ctx.prompt(PROMPT_OF[facet])
+    sampling = ctx.config.sampling_for("evaluate")
+
+    async def evaluate(state: GraphState) -> dict[str, Any]:
+        text = prompt.render(question=state["query"], response=state["generation"].answer)
+        completion = await ctx.client.chat([{"role": "user", "content": text}], sampling)
+        # A reasoning model's thoughts arrive separately; only the visible text carries the rationales.
+        rationales, error = parse_rationales(completion.text)
+        verdict = FacetVerdict(facet=facet, rationales=rationales, raw=completion.text, parse_error=error)
+        return {"verdicts": [verdict], "calls": [call_record(f"eval_{facet}", completion)]}
+
+    evaluate.__name__ = f"eval_{facet}"
+    return evaluate

@@ -1,0 +1,76 @@
+"""Prompt templates: package-data text files loaded by name, with `<<placeholder>>` slots.
+
+`<<name>>` cannot collide with JSON braces in a prompt. A user's `prompts_dir` replaces any file of
+the same name. Filling is strict: a slot without a value, or a value without a slot, is an error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+SLOT = re.compile(r"<<([a-z_][a-z0-9_]*)>>")
+
+
+class PromptError(ValueError):
+    """A prompt that cannot be found or filled; str() is one line."""
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A loaded template and the slots it declares."""
+
+    name: str
+    text: str
+    source: str
+
+    @property
+    def slots(self) -> frozenset[str]:
+        return frozenset(SLOT.findall(self.text))
+
+    def render(self, **values: str) -> str:
+        """Fill every slot; unknown or missing names raise PromptError."""
+        slots = self.slots
+        missing = slots - values.keys()
+        if missing:
+            raise PromptError(f"prompt {self.name!r} ({self.source}) needs a value for <<{sorted(missing)[0]}>>")
+        unknown = values.keys() - slots
+        if unknown:
+            raise PromptError(
+                f"prompt {self.name!r} ({self.source}) has no <<{sorted(unknown)[0]}>> slot; "
+                f"add it to the template (slots: {', '.join(sorted(slots)) or 'none'})"
+            )
+        return SLOT.sub(lambda m: values[m.group(1)], self.text)
+
+
+def _file_name(name: str) -> str:
+    return name if "." in name else f"{name}.txt"
+
+
+@lru_cache(maxsize=128)
+def load_prompt(name: str, prompts_dir: Path | None = None) -> Prompt:
+    """The template `name` from `prompts_dir` when it has that file, else from the package."""
+    fname = _file_name(name)
+    if prompts_dir is not None:
+        override = Path(prompts_dir) / fname
+        if override.is_file():
+            try:
+                return Prompt(name, override.read_text(encoding="utf-8"), str(override))
+            except UnicodeDecodeError:
+                raise PromptError(f"prompt file {override} is not UTF-8 text") from None
+        if not Path(prompts_dir).is_dir():
+            raise PromptError(f"prompts_dir {prompts_dir} is not a directory; fix prompts_dir in your config")
+    packaged = resources.files("prompts") / fname
+    if not packaged.is_file():
+        raise PromptError(f"no prompt named {name!r}; known prompts: {', '.join(available())}")
+    return Prompt(name, packaged.read_text(encoding="utf-8"), f"packaged {fname}")
+
+
+def available() -> list[str]:
+    """Names of the packaged prompts."""
+    return sorted(
+        p.name.removesuffix(".txt") for p in resources.files("prompts").iterdir() if p.name.endswith((".txt", ".jinja"))
+    )
