@@ -6,6 +6,7 @@ START → generate → {eval_decision, eval_communication, eval_safety} (one sup
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
@@ -14,7 +15,7 @@ from nodes.context import NodeContext
 from nodes.evaluate import make_evaluator
 from nodes.filter import make_filter
 from nodes.generate import make_generate
-from nodes.llm import ChatClient
+from nodes.llm import ChatClient, LLMError
 from nodes.merge import merge
 from nodes.refine_contgen import make_contgen
 from nodes.refine_directref import make_directref
@@ -24,18 +25,31 @@ from state.graph_state import GraphState, InputState
 RefineNode = Literal["refine_directref", "refine_contgen", "filter"]
 
 
+def staged(name: str, node: Callable[[GraphState], Awaitable[dict[str, Any]]]) -> Callable[[GraphState], Awaitable[dict[str, Any]]]:
+    """Tag an LLM failure with the node it happened in (the runner stores it as the failure's stage)."""
+
+    async def run(state: GraphState) -> dict[str, Any]:
+        try:
+            return await node(state)
+        except LLMError as exc:
+            exc.extra.setdefault("stage", name)
+            raise
+
+    return run
+
+
 def build_graph(config: RunConfig, client: ChatClient) -> Any:
     """Compile the graph for `config`: disabled facets are absent, the refiner is the configured one."""
     ctx = NodeContext(config=config, client=client)
     refiner: RefineNode = "refine_contgen" if config.refiner == "contgen" else "refine_directref"
 
     builder = StateGraph(GraphState, input_schema=InputState)
-    builder.add_node("generate", make_generate(ctx))
+    builder.add_node("generate", staged("generate", make_generate(ctx)))
     evaluators = [f"eval_{facet}" for facet in config.facets]
     for facet in config.facets:
-        builder.add_node(f"eval_{facet}", make_evaluator(ctx, facet))
+        builder.add_node(f"eval_{facet}", staged(f"eval_{facet}", make_evaluator(ctx, facet)))
     builder.add_node("merge", merge)
-    builder.add_node(refiner, make_contgen(ctx) if config.refiner == "contgen" else make_directref(ctx))
+    builder.add_node(refiner, staged(refiner, make_contgen(ctx) if config.refiner == "contgen" else make_directref(ctx)))
     builder.add_node("filter", make_filter(config.min_answer_words))
 
     def route_after_merge(state: GraphState) -> RefineNode:

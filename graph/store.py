@@ -27,6 +27,7 @@ SCHEMA: dict[str, dict[str, type]] = {
     "results": {
         "id": int, "reasoning": str, "answer": str, "rationales": str, "refined_reasoning": str,
         "refined_answer": str, "refined": int, "kept": int, "filter_reason": str, "usage": str, "latency_ms": float,
+        "facet_raw": str,
     },
     "teacher": {"id": int, "reasoning": str, "answer": str, "kept": int, "filter_reason": str, "usage": str, "latency_ms": float},
     "failures": {"id": int, "stage": str, "error_class": str, "message": str, "attempts": int},
@@ -186,5 +187,5 @@ class Store:
             row = self.conn.execute(f"SELECT * FROM [{table}] WHERE id = ?", (item_id,)).fetchone()
             if row is not None:
                 cols = [d[0] for d in self.conn.execute(f"SELECT * FROM [{table}] LIMIT 0").description]
-                out[table] = {c: (json.loads(v) if c in ("attributes", "rationales", "usage") and v else v) for c, v in zip(cols, row, strict=True)}
+                out[table] = {c: (json.loads(v) if c in ("attributes", "rationales", "usage", "facet_raw") and v else v) for c, v in zip(cols, row, strict=True)}
         return out if len(out) > 1 else None

@@ -1,0 +1,106 @@
+"""What every command shares: endpoint/config flags, config resolution and one-line error exits."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+from nodes.llm import LLMError
+from prompts.loader import PromptError
+from state.config import EMBEDDED_PROFILE, FACETS, RunConfig
+from state.resolve import ConfigError, resolve_config
+
+EXIT_USAGE = 2
+EXIT_STOPPED = 3
+
+
+def add_run_args(parser: argparse.ArgumentParser) -> None:
+    """Flags that select the model and shape the graph (they override YAML and MUSER_* variables)."""
+    parser.add_argument("--config", type=Path, help="YAML config file (see README: Configuration).")
+    parser.add_argument("--base-url", action="append", dest="base_urls", metavar="URL",
+                        help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (repeat for several). "
+                             "Omitted: the embedded SmolLM2 server is started.")
+    parser.add_argument("--model", help="Served model name (default: discovered from /v1/models).")
+    parser.add_argument("--refiner", help="directref (default) or contgen.")
+    parser.add_argument("--facets", help=f"Comma-separated facets to evaluate (default: {','.join(FACETS)}).")
+    parser.add_argument("--client", help="http (default, aiohttp) or langchain (ChatOpenAI).")
+    parser.add_argument("--prompts-dir", type=Path, help="Directory of prompt files overriding the packaged ones.")
+    parser.add_argument("--max-tokens", type=int, help="Max new tokens for every call (overrides the config).")
+
+
+def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Dotted config keys set by the flags of add_run_args (None = not given)."""
+    facets = [f.strip() for f in args.facets.split(",") if f.strip()] if args.facets else None
+    return {
+        "endpoint.base_urls": args.base_urls,
+        "endpoint.model": args.model,
+        "refiner": args.refiner,
+        "facets": facets,
+        "client": args.client,
+        "prompts_dir": args.prompts_dir,
+        "sampling.max_tokens": args.max_tokens,
+    }
+
+
+def resolve_from_args(args: argparse.Namespace, base_urls: list[str] | None = None,
+                      embedded: bool = False, extra: dict[str, Any] | None = None) -> RunConfig:
+    """The run config from defaults < (embedded profile) < YAML < env < flags."""
+    cli = cli_overrides(args)
+    if base_urls is not None:
+        cli["endpoint.base_urls"] = base_urls
+    cli.update(extra or {})
+    return resolve_config(args.config, cli, profile=EMBEDDED_PROFILE if embedded else None)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print one line to stderr and exit non-zero."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(code)
+
+
+def known_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [ConfigError, LLMError, PromptError]
+    try:
+        from graph.serve import ServeError
+
+        errors.append(ServeError)
+    except ImportError:  # pragma: no cover - serve module always ships
+        pass
+    from graph.store import StoreError
+
+    errors.append(StoreError)
+    return tuple(errors)
+
+
+def run_cli(main: Callable[[], int | None]) -> NoReturn:
+    """Run a command's main(); known errors become one line on stderr with exit code 2."""
+    try:
+        code = main()
+    except known_errors() as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+    raise SystemExit(code or 0)
+
+
+@contextmanager
+def endpoints(base_urls: list[str] | None, log: Callable[[str], None]) -> Iterator[tuple[list[str], bool]]:
+    """(urls, embedded): the given URLs, or the embedded server's (started and stopped around the block)."""
+    if base_urls:
+        yield base_urls, False
+        return
+    from graph.serve import endpoints_or_embedded
+
+    with endpoints_or_embedded([], log=log) as urls:
+        yield list(urls), True
+
+
+def arun(coro: Any) -> Any:
+    """asyncio.run with a clean Ctrl-C."""
+    return asyncio.run(coro)

@@ -1,0 +1,211 @@
+"""python -m graph.run: the million-query job. Streams ids, stores every outcome, resumes exactly.
+
+  python -m graph.run --n 1000000 --db runs/main.sqlite --seed 0 --base-url http://gpu1:8000/v1 \\
+      --base-url http://gpu2:8000/v1 --concurrency 2048 [--refiner contgen] [--shard 3/8] \\
+      [--teacher-base-url http://gpu9:8000/v1] [--workers 2]
+  python -m graph.run --db runs/main.sqlite            # resume the same run after a kill
+  python -m graph.run --db runs/main.sqlite --retry-failed
+
+Without --base-url (and none in the config) the embedded SmolLM2 server is started and stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import queue
+import sys
+from pathlib import Path
+from typing import Any
+
+from graph.cli import EXIT_STOPPED, add_run_args, arun, endpoints, fail, resolve_from_args, run_cli
+from graph.progress import Progress, combine
+from graph.runner import Engine, Slice, Stats
+from graph.store import Store, StoreError
+from state.config import RunConfig
+
+
+def parse_shard(text: str | None) -> tuple[int, int]:
+    """'3/8' → (3, 8); None → (0, 1)."""
+    if not text:
+        return 0, 1
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        fail(f"--shard {text!r} must look like i/N, e.g. 3/8")
+    if count < 1 or not 0 <= index < count:
+        fail(f"--shard {text!r}: need 0 <= i < N")
+    return index, count
+
+
+def identity(config: RunConfig, seed: int, n: int, shard: str) -> dict[str, Any]:
+    """What must match for a resume: seed, n, shard and the config, minus where/how calls are sent."""
+    data = config.model_dump(mode="json")
+    for key in ("endpoint", "generator", "teacher"):
+        if data.get(key) is not None:
+            data[key] = {"model": data[key]["model"]}
+    data.pop("client", None)
+    return {"seed": seed, "n": n, "shard": shard, **data}
+
+
+def first_difference(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> str | None:
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            found = first_difference(va, vb, f"{prefix}{key}.")
+            if found:
+                return found
+        elif va != vb:
+            return f"{prefix}{key}: stored {va!r}, now {vb!r}"
+    return None
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", type=Path, default=Path("runs/main.sqlite"), help="Run store (SQLite); created if new.")
+    parser.add_argument("--n", type=int, help="Number of queries (ids 0…n-1). Needed for a new store.")
+    parser.add_argument("--seed", type=int, help="Sampling seed (default 0 for a new run).")
+    parser.add_argument("--shard", help="i/N: run only the ids ≡ i (mod N); merge shard stores with graph.merge.")
+    parser.add_argument("--concurrency", type=int, default=256, help="Graphs in flight per worker (default 256).")
+    parser.add_argument("--workers", type=int, default=1, help="Worker processes sharing the store (default 1).")
+    parser.add_argument("--teacher-base-url", action="append", metavar="URL", help="Teacher endpoint: also store KD answers.")
+    parser.add_argument("--teacher-model", help="Teacher model name (default: discovered).")
+    parser.add_argument("--generator-base-url", action="append", metavar="URL", help="Query-generator endpoint (default: backbone).")
+    parser.add_argument("--generator-model", help="Query-generator model name (default: discovered).")
+    parser.add_argument("--priors", type=Path, help="YAML overriding the attribute priors.")
+    parser.add_argument("--retry-failed", action="store_true", help="Run again the ids recorded in failures.")
+    parser.add_argument("--force", action="store_true", help="Resume even though the settings differ from the stored run.")
+    add_run_args(parser)
+
+
+def extra_overrides(args: argparse.Namespace, stored: RunConfig | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"priors_file": args.priors}
+    for role in ("teacher", "generator"):
+        urls, model = getattr(args, f"{role}_base_url"), getattr(args, f"{role}_model")
+        if urls:
+            out[f"{role}.base_urls"] = urls
+        if model:
+            out[f"{role}.model"] = model
+    return out
+
+
+def _worker(db: str, config_json: str, seed: int, part: Slice, concurrency: int, retry: bool,
+            index: int, out: Any) -> None:
+    """Entry point of one worker process: runs its slice and streams Stats to the parent."""
+    config = RunConfig.model_validate_json(config_json)
+    engine = Engine(Path(db), config, seed, part, concurrency, retry, on_stats=lambda s: out.put((index, s)))
+    try:
+        stats = arun(engine.run())
+    except KeyboardInterrupt:
+        stats = engine.stats
+        stats.stopped = "interrupted"
+    out.put((index, stats))
+
+
+def execute(args: argparse.Namespace, db: Path, config: RunConfig, seed: int, n: int, shard: tuple[int, int],
+            already: int) -> Stats:
+    """Run every worker over its slice with a live progress view; returns the combined stats."""
+    index, count = shard
+    total = len(range(index, n, count))
+    workers = max(1, args.workers)
+    with Progress(total, already) as progress:
+        if workers == 1:
+            engine = Engine(db, config, seed, Slice(n, index, count), args.concurrency, args.retry_failed,
+                            on_stats=progress.update)
+            stats = arun(engine.run())
+            progress.update(stats, force=True)
+            return stats
+        ctx = mp.get_context("spawn")
+        out = ctx.Queue()
+        procs = [ctx.Process(target=_worker, args=(str(db), config.model_dump_json(), seed,
+                                                   Slice(n, index + count * w, count * workers),
+                                                   args.concurrency, args.retry_failed, w, out)) for w in range(workers)]
+        for p in procs:
+            p.start()
+        latest: dict[int, Stats] = {}
+        while any(p.is_alive() for p in procs) or not out.empty():
+            try:
+                w, stats = out.get(timeout=0.5)
+                latest[w] = stats
+            except queue.Empty:
+                continue
+            progress.update(combine(latest.values()))
+        for p in procs:
+            p.join()
+        final = combine(latest.values())
+        progress.update(final, force=True)
+        return final
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m graph.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_args(parser)
+    args = parser.parse_args(argv)
+    if args.n is not None and args.n < 0:
+        fail(f"--n must be 0 or more, not {args.n}")
+    if args.concurrency < 1 or args.workers < 1:
+        fail("--concurrency and --workers must be at least 1")
+    shard = parse_shard(args.shard)
+    store = Store.open(args.db, create=args.n is not None)
+    stored = store.run_row()
+    if stored is None and args.n is None:
+        store.conn.close()
+        fail(f"{args.db} holds no run yet; pass --n N to start one")
+    stored_config = RunConfig.model_validate(stored["config"]) if stored else None
+    n = args.n if args.n is not None else stored["n"]  # type: ignore[index]
+    seed = args.seed if args.seed is not None else (stored["seed"] if stored else 0)
+    shard_text = args.shard or (stored["shard"] if stored and args.shard is None else "") or ""
+    if stored and args.shard is None and stored["shard"]:
+        shard = parse_shard(stored["shard"])
+    was_embedded = store.conn.execute("SELECT value FROM meta WHERE key = 'embedded'").fetchone()
+    profile = stored["config"] if stored else None
+    if profile and was_embedded and was_embedded[0] == "1" and not args.base_urls:
+        profile = {**profile, "endpoint": {**profile["endpoint"], "base_urls": []}}
+    config = resolve_config_for(args, profile)
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    with endpoints(config.endpoint.base_urls, log) as (urls, embedded):
+        if embedded:
+            config = resolve_config_for(args, profile, urls, embedded=not stored)
+        if stored and stored_config is not None:
+            diff = first_difference(identity(stored_config, stored["seed"], stored["n"], stored["shard"] or ""),
+                                    identity(config, seed, n, shard_text))
+            if diff and not args.force:
+                store.conn.close()
+                raise StoreError(f"{args.db} holds a different run ({diff}); use the same settings, a new --db, or --force")
+        if not stored or args.force:
+            store.write_run(config.model_dump(mode="json"), seed, n, shard_text)
+        with store.conn:
+            store.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('embedded', ?)", ("1" if embedded else "0",))
+        already = store.count("results") + store.count("failures") if not args.retry_failed else 0
+        store.conn.close()
+        print(f"run: n={n} seed={seed} shard={shard_text or '-'} refiner={config.refiner} facets={','.join(config.facets)} "
+              f"endpoints={','.join(config.endpoint.base_urls)} db={args.db}", file=sys.stderr)
+        stats = execute(args, args.db, config, seed, n, shard, already)
+    final = Store.open(args.db)
+    results, failures = final.count("results"), final.count("failures")
+    final.conn.close()
+    print(f"stored: {results} results ({stats.kept} kept, {stats.dropped} dropped this session), {failures} failures "
+          f"in {args.db}. View one: python -m graph.trace --db {args.db} --id <id>", file=sys.stderr)
+    if stats.stopped:
+        fail(f"run stopped: {stats.stopped}", EXIT_STOPPED)
+    return 0
+
+
+def resolve_config_for(args: argparse.Namespace, profile: dict[str, Any] | None, urls: list[str] | None = None,
+                       embedded: bool = False) -> RunConfig:
+    """Config for this invocation: stored run (resume) or embedded profile, then YAML, env and flags."""
+    from state.config import EMBEDDED_PROFILE
+    from state.resolve import resolve_config
+
+    from graph.cli import cli_overrides
+
+    cli = cli_overrides(args)
+    cli.update(extra_overrides(args, None))
+    if urls is not None:
+        cli["endpoint.base_urls"] = urls
+    base = profile if profile is not None else (EMBEDDED_PROFILE if embedded else None)
+    return resolve_config(args.config, cli, profile=base)
+
+
+if __name__ == "__main__":
+    run_cli(main)
