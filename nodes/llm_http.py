@@ -157,6 +157,9 @@ class HttpClient:
                 raise EndpointsDown("connection", f"every endpoint has been failing for {self.config.all_down_after_s:.0f}s ({urls}); check the servers, then run the same command again to resume")
             await asyncio.sleep(max(0.05, min(ep.ejected_until for ep in self.endpoints) - now))
 
+    def _fleet_down(self) -> bool:
+        return all(ep.down_since is not None for ep in self.endpoints)
+
     def _failed(self, ep: _Endpoint) -> None:
         ep.failures += 1
         if ep.failures >= self.config.eject_after:
@@ -170,7 +173,9 @@ class HttpClient:
         cfg = self.config
         payload = _dumps(body)
         last: LLMError | None = None
-        for attempt in range(1, cfg.max_retries + 2):
+        attempt = 0
+        while attempt <= cfg.max_retries or self._fleet_down():
+            attempt += 1
             ep = await self._pick()
             ep.in_flight += 1
             t0 = time.perf_counter()
@@ -207,6 +212,8 @@ class HttpClient:
             if err.status != 429:
                 self._failed(ep)
             last = err
+            if attempt > cfg.max_retries and self._fleet_down():
+                continue  # an outage, not this request's fault: wait in _pick for recovery or EndpointsDown
             if attempt <= cfg.max_retries:
                 await asyncio.sleep(random.uniform(0, min(cfg.backoff_max_s, cfg.backoff_base_s * 2 ** (attempt - 1))))
         assert last is not None

@@ -1,0 +1,53 @@
+"""python -m graph.export --db runs/main.sqlite --what sr|kd --out data.jsonl: training-ready chat records.
+
+sr: (q, t', r') self-refinement triplets; kd: the teacher's answers. Only kept rows passing the paper's
+filters, de-duplicated, streamed from the store (the records and filters live in training.records; use
+`python -m training.data` for a split dataset with a data card).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from graph.cli import fail, run_cli
+from training.errors import InputError
+from training.records import iter_chat_records
+
+
+def export(db: Path, what: str, out: Path) -> int:
+    """Write the records to `out` atomically (a temporary file renamed at the end); returns the count."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".partial")
+    count = 0
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            for record in iter_chat_records(db, what):  # type: ignore[arg-type]
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+                count += 1
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return count
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m graph.export", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", type=Path, required=True, help="Store written by graph.run (or graph.merge).")
+    parser.add_argument("--what", choices=["sr", "kd"], required=True, help="sr: refined triplets; kd: teacher answers.")
+    parser.add_argument("--out", type=Path, required=True, help="Output JSONL path.")
+    args = parser.parse_args(argv)
+    try:
+        count = export(args.db, args.what, args.out)
+    except InputError as exc:
+        fail(exc.one_line())
+    print(f"wrote {count} {args.what} records to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

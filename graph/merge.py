@@ -1,0 +1,88 @@
+"""python -m graph.merge runs/shard*.sqlite -o runs/all.sqlite: shard stores → one store.
+
+The shards must hold the same run (seed, n, config) with distinct shards; the merged store equals
+what one unsharded run would hold (its runs row has no shard), so graph.export and training read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+from pathlib import Path
+
+from graph.cli import fail, run_cli
+from graph.run import first_difference, identity
+from graph.store import ITEM_TABLES, SCHEMA, Store, StoreError
+from state.config import RunConfig
+
+
+def merge_stores(inputs: list[Path], output: Path) -> dict[str, int]:
+    """Copy every shard's items into a new store at `output`; returns row counts per table."""
+    if output.exists():
+        raise StoreError(f"{output} already exists; pass a new -o path (merge never overwrites a store)")
+    runs = []
+    for path in inputs:
+        store = Store.open(path)
+        row = store.run_row()
+        store.conn.close()
+        if row is None:
+            raise StoreError(f"{path} holds no run; only stores written by graph.run can be merged")
+        runs.append((path, row))
+    first_path, first = runs[0]
+    base = identity(RunConfig.model_validate(first["config"]), first["seed"], first["n"], "")
+    shards = set()
+    for path, row in runs:
+        other = identity(RunConfig.model_validate(row["config"]), row["seed"], row["n"], "")
+        diff = first_difference(base, other)
+        if diff:
+            raise StoreError(f"{path} is a different run from {first_path} ({diff}); merge only shards of one run")
+        if row["shard"] in shards:
+            raise StoreError(f"{path} repeats shard {row['shard'] or '(unsharded)'}; each shard may be merged once")
+        shards.add(row["shard"])
+    out = Store.open(output, create=True)
+    try:
+        out.write_run(first["config"], first["seed"], first["n"], "")
+        for path, _ in runs:
+            out.conn.execute("ATTACH DATABASE ? AS shard", (str(path),))
+            try:
+                with out.conn:
+                    out.conn.execute("BEGIN IMMEDIATE")
+                    for table in ITEM_TABLES:
+                        cols = ", ".join(SCHEMA[table])
+                        out.conn.execute(f"INSERT INTO main.[{table}] ({cols}) SELECT {cols} FROM shard.[{table}]")
+            except sqlite3.IntegrityError:
+                raise StoreError(f"{path} has query ids that another shard also has; were the shards run with the same --shard?") from None
+            finally:
+                out.conn.execute("DETACH DATABASE shard")
+        return {table: out.count(table) for table in ITEM_TABLES}
+    except BaseException:
+        out.conn.close()
+        output.unlink(missing_ok=True)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{output}{suffix}").unlink(missing_ok=True)
+        raise
+    finally:
+        if out.conn:
+            try:
+                out.close()
+            except sqlite3.ProgrammingError:
+                pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m graph.merge", description=__doc__)
+    parser.add_argument("inputs", nargs="+", type=Path, help="Shard stores written by graph.run --shard i/N.")
+    parser.add_argument("-o", "--out", type=Path, required=True, help="New store to write.")
+    args = parser.parse_args(argv)
+    missing = [p for p in args.inputs if not p.exists()]
+    if missing:
+        fail(f"{missing[0]} does not exist; check the shard paths")
+    counts = merge_stores(args.inputs, args.out)
+    print(f"merged {len(args.inputs)} stores into {args.out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
+          file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
