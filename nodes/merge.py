@@ -41,7 +41,7 @@ def merge_reasoning(t0: str, verdicts: list[FacetVerdict]) -> str:
     return "\n\n".join(part for part in (t0.strip(), joined) if part)
 
 
-def merge(state: GraphState) -> dict[str, Any]:
+async def merge(state: GraphState) -> dict[str, Any]:
     """LangGraph node: write t'; when no facet has anything to add, r' = r0 and the refiner is skipped."""
     generation, verdicts = state["generation"], state.get("verdicts", [])
     merged = merge_reasoning(generation.reasoning, verdicts)
