@@ -82,7 +82,8 @@ def run_cli(main: Callable[[], int | None]) -> NoReturn:
     try:
         code = main()
     except known_errors() as exc:
-        fail(str(exc))
+        stage = exc.extra.get("stage") if isinstance(exc, LLMError) else None
+        fail(f"{stage}: {exc}" if stage else str(exc))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise SystemExit(130) from None

@@ -17,7 +17,6 @@ from typing import Any
 from rich.console import Console
 
 from graph import render
-from graph.build import build_graph, mermaid
 from graph.cli import add_run_args, arun, endpoints, fail, resolve_from_args, run_cli
 from nodes.llm import make_client
 from state.config import RunConfig
@@ -42,6 +41,9 @@ async def run_trace(config: RunConfig, query: str, attributes: dict[str, Any] | 
     client = make_client(config, concurrency=8)
     try:
         model = await client.model_name()
+        # langgraph is imported only once the endpoint answered: bad flags and dead servers fail fast.
+        from graph.build import build_graph
+
         graph = build_graph(config, client)
         state: dict[str, Any] = {"query": query, "attributes": attributes, "verdicts": [], "calls": []}
         async for chunk in graph.astream({"query": query, "attributes": attributes}, stream_mode="updates"):
@@ -67,6 +69,7 @@ def stored_state(db: str, item_id: int) -> dict[str, Any]:
     store = Store.open(db)
     try:
         row = store.trace(item_id)
+        run = store.run_row() or {"config": {}}
     finally:
         store.conn.close()
     if row is None:
@@ -80,7 +83,7 @@ def stored_state(db: str, item_id: int) -> dict[str, Any]:
         state["verdicts"] = [{"facet": f, "rationales": lines, "raw": raw.get(f, {}).get("raw", ""),
                               "parse_error": raw.get(f, {}).get("parse_error")} for f, lines in (r["rationales"] or {}).items()]
         state["merged_reasoning"] = r["refined_reasoning"]
-        method = "refined" if r["refined"] else "skipped"
+        method = run["config"].get("refiner", "directref") if r["refined"] else "skipped"
         state["refinement"] = {"reasoning": r["refined_reasoning"], "answer": r["refined_answer"], "refined": bool(r["refined"]), "method": method}
         state["verdict"] = {"kept": bool(r["kept"]), "reason": r["filter_reason"], "words": len((r["refined_answer"] or "").split())}
         state["calls"] = (r["usage"] or {}).get("calls", [])
@@ -102,7 +105,8 @@ def print_state(console: Console, state: dict[str, Any]) -> None:
             merge_update["refinement"] = state["refinement"]
         console.print(render.node_update("merge", merge_update))
         if state["refinement"]["refined"]:
-            console.print(render.node_update("refine_", {"refinement": state["refinement"]}))
+            node = f"refine_{state['refinement']['method']}"
+            console.print(render.node_update(node, {"refinement": state["refinement"]}))
         console.print(render.node_update("filter", {"verdict": state["verdict"]}))
         console.print(render.summary(state))
     if "failure" in state:
@@ -123,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=False, highlight=False)
 
     if args.mermaid:
+        from graph.build import mermaid
+
         print(mermaid(resolve_from_args(args)))
         return 0
     if args.db:

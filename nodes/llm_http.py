@@ -115,14 +115,14 @@ class HttpClient:
                 raw = await resp.read()
                 if resp.status != 200:
                     raise LLMError("http", f"GET /models: {error_message(raw)}", status=resp.status, endpoint=url)
+        except asyncio.TimeoutError:  # before OSError: TimeoutError is an OSError since Python 3.11
+            raise LLMError("timeout", "GET /models timed out; check --base-url", endpoint=url) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise LLMError(
                 "connection",
                 f"cannot reach the server ({_one_line(str(exc) or type(exc).__name__)}); is it running? check --base-url",
                 endpoint=url,
             ) from None
-        except asyncio.TimeoutError:
-            raise LLMError("timeout", "GET /models timed out; check --base-url", endpoint=url) from None
         try:
             return [str(item["id"]) for item in _loads(raw)["data"]]
         except (ValueError, KeyError, TypeError):
@@ -154,8 +154,12 @@ class HttpClient:
             downs = [ep.down_since for ep in self.endpoints if ep.down_since is not None]
             if downs and now - max(downs) >= self.config.all_down_after_s:
                 urls = ", ".join(ep.url for ep in self.endpoints)
-                raise EndpointsDown("connection", f"every endpoint has been failing for {self.config.all_down_after_s:.0f}s ({urls}); check the servers, then run the same command again to resume")
-            await asyncio.sleep(max(0.05, min(ep.ejected_until for ep in self.endpoints) - now))
+                raise EndpointsDown("connection", f"every endpoint has been failing for {self.config.all_down_after_s:g}s ({urls}); check the servers, then run the same command again to resume")
+            # Wake at the next probe or when the all-down deadline passes, whichever comes first.
+            wake = min(ep.ejected_until for ep in self.endpoints)
+            if downs:
+                wake = min(wake, max(downs) + self.config.all_down_after_s)
+            await asyncio.sleep(max(0.05, wake - now))
 
     def _fleet_down(self) -> bool:
         return all(ep.down_since is not None for ep in self.endpoints)

@@ -9,10 +9,12 @@ THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)
 THINK_CLOSE = re.compile(r"</think>", re.IGNORECASE)
 BULLET = re.compile(r"^\s*(?:[-*•·‣▪–]+|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)](?=\s))\s*")
 NA_LINE = re.compile(
-    r"^(?:n\s*/?\s*a|not applicable|none|no (?:further |additional )?(?:questions?|rationales?|changes?|adjustments?)"
-    r"(?: (?:are |is )?(?:needed|required))?)\W*$",
+    r"^(?:(?:n\s*/?\s*a|not applicable|none|no (?:further |additional )?(?:questions?|rationales?|changes?|adjustments?)"
+    r"(?: (?:are |is )?(?:needed|required))?)\W*"
+    r"|n\s*/\s*a\s*[.:;,–—-].*)$",  # "N/A: nothing is missing" — an N/A with its explanation
     re.IGNORECASE,
 )
+EMPHASIS = re.compile(r"\*\*|__")
 WE_SHOULD = re.compile(r"^we\s+(?:should|need to|must)\b", re.IGNORECASE)
 
 
@@ -39,7 +41,7 @@ def split_reasoning(text: str, reasoning: str | None = None) -> tuple[str, str]:
 
 def _clean_line(line: str) -> str:
     line = BULLET.sub("", line.strip())
-    line = line.strip().strip("*_`").strip()
+    line = EMPHASIS.sub("", line).strip().strip("*_`").strip()
     if len(line) >= 2 and line[0] in "\"'“" and line[-1] in "\"'”":
         line = line[1:-1].strip()
     return line

@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 SLOT = re.compile(r"<<([a-z_][a-z0-9_]*)>>")
+# Beside the module rather than importlib.resources.files("prompts"): a tests/prompts dir on sys.path
+# would otherwise resolve "prompts" to a namespace package with no templates in it.
+PACKAGED_DIR = Path(__file__).parent
 
 
 class PromptError(ValueError):
@@ -63,7 +65,7 @@ def load_prompt(name: str, prompts_dir: Path | None = None) -> Prompt:
                 raise PromptError(f"prompt file {override} is not UTF-8 text") from None
         if not Path(prompts_dir).is_dir():
             raise PromptError(f"prompts_dir {prompts_dir} is not a directory; fix prompts_dir in your config")
-    packaged = resources.files("prompts") / fname
+    packaged = PACKAGED_DIR / fname
     if not packaged.is_file():
         raise PromptError(f"no prompt named {name!r}; known prompts: {', '.join(available())}")
     return Prompt(name, packaged.read_text(encoding="utf-8"), f"packaged {fname}")
@@ -72,5 +74,5 @@ def load_prompt(name: str, prompts_dir: Path | None = None) -> Prompt:
 def available() -> list[str]:
     """Names of the packaged prompts."""
     return sorted(
-        p.name.removesuffix(".txt") for p in resources.files("prompts").iterdir() if p.name.endswith((".txt", ".jinja"))
+        p.name.removesuffix(".txt") for p in PACKAGED_DIR.iterdir() if p.name.endswith((".txt", ".jinja"))
     )

@@ -72,7 +72,9 @@ def load_yaml(path: Path) -> dict[str, Any]:
 def _env_value(dotted: str, raw: str) -> Any:
     if dotted in LIST_FIELDS and not raw.lstrip().startswith("["):
         return [part.strip() for part in raw.split(",") if part.strip()]
-    if raw[:1] in "[{" or raw in ("true", "false", "null") or raw.replace(".", "", 1).lstrip("-").isdigit():
+    # Numbers and booleans stay text: pydantic parses them for numeric fields, and a string field
+    # (an API key or model name that looks like a number) keeps its value.
+    if raw[:1] in "[{" or raw == "null":
         try:
             return json.loads(raw)
         except json.JSONDecodeError:
