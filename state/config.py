@@ -89,6 +89,7 @@ class RunConfig(BaseModel):
     system_prompt: str | None = Field(None, description="Prompt name (or None) used as the system turn of generate.")
     contgen_api: Literal["chat", "completions"] = Field("chat", description="ContGen through chat continue_final_message (vLLM) or raw completions.")
     chat_template: str = Field("chatml", description="Template (prompt name, .jinja) applied locally when contgen_api=completions.")
+    evaluator_prefill: str | None = Field(None, description="Text the evaluators' answer is forced to start with (e.g. 'We should'), for small models that ignore the output format; continued like ContGen.")
     min_answer_words: int = Field(50, ge=0, description="Filter: answers shorter than this are dropped.")
 
     @field_validator("facets")
@@ -106,6 +107,7 @@ class RunConfig(BaseModel):
 # Small-model profile for the embedded CPU default (~70 tok/s, one request at a time).
 EMBEDDED_PROFILE: dict[str, Any] = {
     "contgen_api": "completions",
+    "evaluator_prefill": "We should",
     "sampling": {"max_tokens": 384},
-    "node_sampling": {"evaluate": {"max_tokens": 160}, "query": {"max_tokens": 96}},
+    "node_sampling": {"evaluate": {"max_tokens": 160}, "query": {"max_tokens": 160}},
 }
