@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -98,7 +99,10 @@ def endpoints(base_urls: list[str] | None, log: Callable[[str], None]) -> Iterat
         return
     from graph.serve import endpoints_or_embedded
 
-    with endpoints_or_embedded([], log=log) as urls:
+    port = os.environ.get("MUSER_EMBEDDED_PORT")
+    if port is not None and not port.isdigit():
+        fail(f"MUSER_EMBEDDED_PORT={port!r} must be a port number")
+    with endpoints_or_embedded([], port=int(port) if port else None, log=log) as urls:
         yield list(urls), True
 
 

@@ -1,0 +1,76 @@
+"""End to end on the real embedded model: query generation and the full graph for a few queries.
+
+Checks structure, not wording: SmolLM2-135M is tiny, so answers are poor, but every stage must run,
+parse and land in the store, and the server must be gone afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_run_queries_and_trace_on_the_embedded_model(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "MUSER_EMBEDDED_PORT": str(port)}
+    db = tmp_path / "e2e.sqlite"
+    proc = subprocess.run([sys.executable, "-m", "graph.run", "--n", "3", "--db", str(db), "--concurrency", "3"],
+                          capture_output=True, text=True, env=env, timeout=1500)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "embedded server stopped" in proc.stderr
+    assert not listening(port), "the embedded server must be stopped when the run ends"
+
+    conn = sqlite3.connect(db)
+    results = conn.execute("SELECT id, answer, refined_answer, refined, rationales, facet_raw, usage FROM results").fetchall()
+    failures = conn.execute("SELECT id, stage, error_class FROM failures").fetchall()
+    queries = dict(conn.execute("SELECT id, query FROM queries").fetchall())
+    (config,) = conn.execute("SELECT config FROM runs").fetchone()
+    conn.close()
+    assert sorted([r[0] for r in results] + [f[0] for f in failures]) == [0, 1, 2]
+    assert results, f"no query made it through the graph: {failures}"
+    assert json.loads(config)["evaluator_prefill"] == "We should"  # the embedded profile was applied
+    for item_id, answer, refined_answer, refined, rationales, facet_raw, usage in results:
+        assert queries[item_id].strip()
+        assert answer.strip() and refined_answer.strip()
+        parsed = json.loads(rationales)
+        assert set(parsed) == {"decision", "communication", "safety"}
+        for facet, info in json.loads(facet_raw).items():
+            assert info["parse_error"] is None, (facet, info["raw"][:300])
+            assert all(line.lower().startswith("we should") for line in parsed[facet])
+        calls = json.loads(usage)["calls"]
+        assert {c["node"] for c in calls} >= {"generate", "eval_decision", "eval_communication", "eval_safety"}
+        assert bool(refined) == any(parsed.values())
+        assert all(c["completion_tokens"] > 0 for c in calls)
+
+    trace = subprocess.run([sys.executable, "-m", "graph.trace", "--db", str(db), "--id", str(results[0][0])],
+                           capture_output=True, text=True, timeout=60)
+    assert trace.returncode == 0 and "generate" in trace.stdout and "filter" in trace.stdout
+
+    queries_cli = subprocess.run([sys.executable, "-m", "graph.queries", "--n", "2", "--seed", "5"],
+                                 capture_output=True, text=True, env=env, timeout=600)
+    lines = [json.loads(line) for line in queries_cli.stdout.splitlines() if line.strip()]
+    assert queries_cli.returncode == 0 or lines, queries_cli.stderr[-2000:]
+    for line in lines:
+        assert line["query"].strip() and line["icd10_code"]
+    assert not listening(port)
