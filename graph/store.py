@@ -7,6 +7,7 @@ outcome, so a kill at any moment leaves only whole items behind.
 
 from __future__ import annotations
 
+import heapq
 import json
 import sqlite3
 import time
@@ -128,6 +129,7 @@ class Store:
     def write_run(self, config: dict[str, Any], seed: int, n: int, shard: str | None) -> None:
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
             self.conn.execute("DELETE FROM runs")
             self.conn.execute(
                 _insert_sql("runs"),
@@ -164,18 +166,22 @@ class Store:
         self._pending_deletes.clear()
         return time.perf_counter() - t0
 
+    def _ids(self, table: str, start: int, chunk: int = 10_000) -> Iterator[int]:
+        """Ids of one table from `start`, ascending, in short queries (no long-lived read cursor)."""
+        while True:
+            batch = [r[0] for r in self.conn.execute(
+                f"SELECT id FROM [{table}] WHERE id >= ? ORDER BY id LIMIT ?", (start, chunk))]
+            yield from batch
+            if len(batch) < chunk:
+                return
+            start = batch[-1] + 1
+
     def done_ids(self, start: int = 0) -> Iterator[int]:
-        """Ids with an outcome (result or failure), ascending, streamed from the database."""
-        cur = self.conn.cursor()
-        cur.execute("SELECT id FROM results WHERE id >= ? UNION SELECT id FROM failures WHERE id >= ? ORDER BY id", (start, start))
-        for (item_id,) in cur:
-            yield item_id
+        """Ids with an outcome (result or failure), ascending, streamed in chunks from the primary keys."""
+        return heapq.merge(self._ids("results", start), self._ids("failures", start))
 
     def failed_ids(self) -> Iterator[int]:
-        cur = self.conn.cursor()
-        cur.execute("SELECT id FROM failures ORDER BY id")
-        for (item_id,) in cur:
-            yield item_id
+        return self._ids("failures", 0)
 
     def count(self, table: str, where: str = "") -> int:
         return int(self.conn.execute(f"SELECT count(*) FROM [{table}] {where}").fetchone()[0])
