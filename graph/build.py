@@ -25,7 +25,7 @@ from state.graph_state import GraphState, InputState
 RefineNode = Literal["refine_directref", "refine_contgen", "filter"]
 
 
-def staged(name: str, node: Callable[[GraphState], Awaitable[dict[str, Any]]]) -> Callable[[GraphState], Awaitable[dict[str, Any]]]:
+def staged(name: str, node: Callable[[GraphState], Awaitable[dict[str, Any]]]) -> Any:
     """Tag an LLM failure with the node it happened in (the runner stores it as the failure's stage)."""
 
     async def run(state: GraphState) -> dict[str, Any]:

@@ -41,33 +41,33 @@ def merge_stores(inputs: list[Path], output: Path) -> dict[str, int]:
             raise StoreError(f"{path} repeats shard {row['shard'] or '(unsharded)'}; each shard may be merged once")
         shards.add(row["shard"])
     out = Store.open(output, create=True)
+    merged = False
     try:
         out.write_run(first["config"], first["seed"], first["n"], "")
         for path, _ in runs:
-            out.conn.execute("ATTACH DATABASE ? AS shard", (str(path),))
-            try:
-                with out.conn:
-                    out.conn.execute("BEGIN IMMEDIATE")
-                    for table in ITEM_TABLES:
-                        cols = ", ".join(SCHEMA[table])
-                        out.conn.execute(f"INSERT INTO main.[{table}] ({cols}) SELECT {cols} FROM shard.[{table}]")
-            except sqlite3.IntegrityError:
-                raise StoreError(f"{path} has query ids that another shard also has; were the shards run with the same --shard?") from None
-            finally:
-                out.conn.execute("DETACH DATABASE shard")
+            _copy_items(out, path)
+        merged = True
         return {table: out.count(table) for table in ITEM_TABLES}
-    except BaseException:
-        out.conn.close()
-        output.unlink(missing_ok=True)
-        for suffix in ("-wal", "-shm"):
-            Path(f"{output}{suffix}").unlink(missing_ok=True)
-        raise
     finally:
-        if out.conn:
-            try:
-                out.close()
-            except sqlite3.ProgrammingError:
-                pass
+        out.conn.close()
+        if not merged:  # never leave a half-merged store behind
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{output}{suffix}").unlink(missing_ok=True)
+
+
+def _copy_items(out: Store, path: Path) -> None:
+    """Append one shard's item tables in one transaction; an id already present is an error."""
+    out.conn.execute("ATTACH DATABASE ? AS shard", (str(path),))
+    try:
+        with out.conn:
+            out.conn.execute("BEGIN IMMEDIATE")
+            for table in ITEM_TABLES:
+                cols = ", ".join(SCHEMA[table])
+                out.conn.execute(f"INSERT INTO main.[{table}] ({cols}) SELECT {cols} FROM shard.[{table}]")
+    except sqlite3.IntegrityError:
+        raise StoreError(f"{path} has query ids that another shard also has; were the shards run with the same --shard?") from None
+    finally:
+        out.conn.execute("DETACH DATABASE shard")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from graph.cli import EXIT_STOPPED, add_run_args, arun, endpoints, fail, resolve_from_args, run_cli
+from graph.cli import EXIT_STOPPED, add_run_args, arun, endpoints, fail, run_cli
 from graph.progress import Progress, combine
 from graph.runner import Engine, Slice, Stats
 from graph.store import Store, StoreError
@@ -194,10 +194,9 @@ def main(argv: list[str] | None = None) -> int:
 def resolve_config_for(args: argparse.Namespace, profile: dict[str, Any] | None, urls: list[str] | None = None,
                        embedded: bool = False) -> RunConfig:
     """Config for this invocation: stored run (resume) or embedded profile, then YAML, env and flags."""
+    from graph.cli import cli_overrides
     from state.config import EMBEDDED_PROFILE
     from state.resolve import resolve_config
-
-    from graph.cli import cli_overrides
 
     cli = cli_overrides(args)
     cli.update(extra_overrides(args, None))

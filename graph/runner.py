@@ -116,7 +116,7 @@ class Engine:
                 return self._failed(store, item_id, where, outcome.kind, str(outcome), outcome.attempts, query, attributes)
             if isinstance(outcome, BaseException):
                 return self._failed(store, item_id, stage, type(outcome).__name__, str(outcome)[:500], 1, query, attributes)
-        state = outcomes[0]
+        state: dict[str, Any] = outcomes[0]  # type: ignore[assignment]
         latency = (time.perf_counter() - t0) * 1000
         store.add("queries", (item_id, json.dumps(attributes), query))
         store.add("results", result_row(item_id, state, latency))

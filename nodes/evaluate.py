@@ -16,7 +16,7 @@ PROMPT_OF: dict[FacetName, str] = {
 }
 
 
-def make_evaluator(ctx: NodeContext, facet: FacetName):  # noqa: ANN201 - returns a LangGraph node
+def make_evaluator(ctx: NodeContext, facet: FacetName):
     prompt = ctx.prompt(PROMPT_OF[facet])
     sampling = ctx.config.sampling_for("evaluate")
     prefill = ctx.config.evaluator_prefill or ""

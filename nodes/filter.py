@@ -32,7 +32,7 @@ def judge(answer: str, verdicts: list[FacetVerdict], min_words: int = 50) -> Fil
     return FilterVerdict(kept=True, reason=None, words=words)
 
 
-def make_filter(min_words: int):  # noqa: ANN201 - returns a LangGraph node
+def make_filter(min_words: int):
     async def filter_node(state: GraphState) -> dict[str, FilterVerdict]:
         refinement: Refinement = state["refinement"]
         return {"verdict": judge(refinement.answer, state.get("verdicts", []), min_words)}

@@ -9,7 +9,7 @@ from nodes.parsing import split_reasoning
 from state.graph_state import Generation, GraphState
 
 
-def make_generate(ctx: NodeContext):  # noqa: ANN201 - returns a LangGraph node
+def make_generate(ctx: NodeContext):
     sampling = ctx.config.sampling_for("generate")
 
     async def generate(state: GraphState) -> dict[str, Any]:

@@ -23,7 +23,7 @@ def continuation_answer(completion: Completion) -> str:
     return answer
 
 
-def make_contgen(ctx: NodeContext):  # noqa: ANN201 - returns a LangGraph node
+def make_contgen(ctx: NodeContext):
     prefill = ctx.prompt("contgen_prefill")
     sampling = ctx.config.sampling_for("refine")
 

@@ -10,7 +10,7 @@ from nodes.parsing import split_reasoning
 from state.graph_state import GraphState, Refinement
 
 
-def make_directref(ctx: NodeContext):  # noqa: ANN201 - returns a LangGraph node
+def make_directref(ctx: NodeContext):
     prompt = ctx.prompt("refine_directref")
     sampling = ctx.config.sampling_for("refine")
 

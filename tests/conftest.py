@@ -10,7 +10,7 @@ import pytest
 
 sys.path.append(str(Path(__file__).parent))
 
-from stub_server import StubServer  # noqa: E402
+from stub_server import StubServer
 
 
 @pytest.fixture

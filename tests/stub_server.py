@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import sys
@@ -175,10 +176,9 @@ class StubServer:
 
     def stop(self) -> None:
         if self._loop is not None and self._runner is not None:
-            try:
+            # a handler stuck in an injected hang may outlive the time-out; the thread is a daemon
+            with contextlib.suppress(TimeoutError):
                 asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-            except TimeoutError:  # a handler stuck in an injected hang; the thread is a daemon
-                pass
             self._loop.call_soon_threadsafe(self._loop.stop)
 
 
