@@ -96,7 +96,7 @@ class Engine:
         t0 = time.perf_counter()
         attrs = sample_attributes(self.seed, item_id, self.priors)
         try:
-            query, _ = await generate_query(gen_client, attrs, self.config)
+            query = store.stored_query(item_id) or (await generate_query(gen_client, attrs, self.config))[0]
         except QueryGenError as exc:
             return self._failed(store, item_id, "query", f"QueryGenError:{exc.reason}", str(exc), 1)
         except EndpointsDown:
