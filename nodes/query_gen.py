@@ -28,8 +28,8 @@ PREFIX = re.compile(
 )
 # A line that only introduces what follows ("Here is the query:"); it and everything above it go.
 LEAD_IN_LINE = re.compile(
-    rf"^(?:[*_#>]+\s*)?(?:sure|okay|ok|certainly|of course|alright|here|below|this is|the following|final|generated"
-    rf"|user|patient|doctor|caregiver|{_NOUN})\b.{{0,120}}[:：]\s*[*_]*\s*$",
+    rf"^(?:[*_#>]+\s*)?(?=(?:sure|okay|ok|certainly|of course|alright|here|below|this is|the following|final"
+    rf"|generated|user|patient|doctor|caregiver|{_NOUN})\b)(?=.{{0,160}}\b{_NOUN}\b).{{0,200}}[:：]\s*[*_]*\s*$",
     re.IGNORECASE,
 )
 # Reasoning about the task itself ("Okay, I need to write a query as a caregiver ...").
@@ -44,10 +44,14 @@ TRAILER = re.compile(
     r"|i hope this helps|let me know)\b|^-{3,}\s*$",
     re.IGNORECASE,
 )
-QUOTED_THEN_NOTE = re.compile(r'^["“]([^"“”]+)["”]\s+\(?(?:note\b|this (?:query|message)\b).*$', re.DOTALL | re.IGNORECASE)
+QUOTED_THEN_NOTE = re.compile(
+    r'^["“]([^"“”]+)["”]\s+\(?(?:note\b|this (?:query|message)\b).*$', re.DOTALL | re.IGNORECASE
+)
 EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(.+)\1", re.DOTALL)
 BULLET = re.compile(r"^(?:[-*•·]|\d{1,2}[.)])\s+")
-NUMBERED_ALTERNATIVE = re.compile(rf"^[*_]*(?:{_NOUN}|option|version|example|variant)\s*#?\d+\b", re.IGNORECASE)
+NUMBERED_ALTERNATIVE = re.compile(
+    rf"^[*_]*(?:{_NOUN}|option|version|example|variant)\s*#?\d+\b", re.IGNORECASE
+)
 PAIRS = {'"': '"', "“": "”", "'": "'", "‘": "’", "«": "»"}
 
 
@@ -156,16 +160,24 @@ def clean_query(text: str, max_chars: int = 2000) -> str:
     if _list_shaped(query.splitlines()):
         raise QueryGenError("list", "the generator returned a list of queries, not one", raw=text)
     if len(query) > max_chars:
-        raise QueryGenError("too_long", f"the query is {len(query)} characters, over the {max_chars} limit", raw=text)
+        raise QueryGenError(
+            "too_long", f"the query is {len(query)} characters, over the {max_chars} limit", raw=text
+        )
     return query
 
 
 def render_query_prompt(attrs: Attributes, prompts_dir: Path | None = None) -> str:
     """The generator prompt for `attrs` (packaged template, or the one in `prompts_dir`)."""
     return load_prompt(PROMPT_NAME, prompts_dir).render(
-        role=attrs.role, country=attrs.country, setting=attrs.setting, disease=attrs.disease,
-        intent=attrs.intent, intent_description=attrs.intent_description, vagueness=attrs.vagueness,
-        completeness=attrs.completeness, style=attrs.style,
+        role=attrs.role,
+        country=attrs.country,
+        setting=attrs.setting,
+        disease=attrs.disease,
+        intent=attrs.intent,
+        intent_description=attrs.intent_description,
+        vagueness=attrs.vagueness,
+        completeness=attrs.completeness,
+        style=attrs.style,
     )
 
 
@@ -178,5 +190,7 @@ async def generate_query(client: ChatClient, attrs: Attributes, config: RunConfi
     prompt = render_query_prompt(attrs, config.prompts_dir)
     completion = await client.chat([{"role": "user", "content": prompt}], config.sampling_for("query"))
     if completion.finish_reason == "length":
-        raise QueryGenError("truncated", "the generator hit max_tokens before finishing the query", raw=completion.text)
+        raise QueryGenError(
+            "truncated", "the generator hit max_tokens before finishing the query", raw=completion.text
+        )
     return clean_query(completion.text), completion

