@@ -17,6 +17,8 @@ from state.config import EMBEDDED_PROFILE, FACETS, RunConfig
 from state.resolve import ConfigError, resolve_config
 
 EXIT_USAGE = 2
+# llama.cpp answers one request at a time: more in flight only queue up and time out.
+EMBEDDED_CONCURRENCY = 2
 EXIT_STOPPED = 3
 
 

@@ -21,7 +21,8 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import IO, Any
 
-from graph.cli import endpoints, fail, run_cli
+from graph.cli import EMBEDDED_CONCURRENCY, endpoints, fail, run_cli
+from graph.store import Store
 from nodes.llm import ChatClient, EndpointsDown, LLMError, make_client
 from nodes.query_gen import QueryGenError, generate_query
 from state.attributes import DISTRIBUTIONS, OTHER_COUNTRY, Attributes, Priors, load_priors, sample_attributes
@@ -113,7 +114,8 @@ def print_summary(samples: Iterable[Attributes], priors: Priors, title: str) -> 
 
 
 async def generate_all(
-    client: ChatClient, config: RunConfig, attrs: Iterable[Attributes], concurrency: int, out: IO[str]
+    client: ChatClient, config: RunConfig, attrs: Iterable[Attributes], concurrency: int, out: IO[str],
+    store: Store | None = None,
 ) -> tuple[int, int]:
     """Generate a query per attribute set, `concurrency` calls in flight, lines written in id order.
 
@@ -141,7 +143,12 @@ async def generate_all(
             if not window:
                 return written, failed
             item, result = await window.popleft()
-            if isinstance(result, str):
+            if isinstance(result, str) and store is not None:
+                store.add("queries", (item.id, json.dumps(item.model_dump()), result))
+                if store.pending_rows() >= 256:
+                    store.flush()
+                written += 1
+            elif isinstance(result, str):
                 out.write(json.dumps(record(item, result), ensure_ascii=False) + "\n")
                 out.flush()
                 written += 1
@@ -161,7 +168,7 @@ async def generate_all(
 
 
 async def _run(
-    config: RunConfig, attrs: Iterable[Attributes], concurrency: int, out: IO[str]
+    config: RunConfig, attrs: Iterable[Attributes], concurrency: int, out: IO[str], db: Path | None = None
 ) -> tuple[int, int]:
     client = make_client(config, concurrency=concurrency)
     try:
@@ -173,7 +180,12 @@ async def _run(
             file=sys.stderr,
             flush=True,
         )
-        return await generate_all(client, config, attrs, concurrency, out)
+        store = Store.open(db, create=True) if db is not None else None
+        try:
+            return await generate_all(client, config, attrs, concurrency, out, store)
+        finally:
+            if store is not None:
+                store.close()
     finally:
         await client.aclose()
 
@@ -200,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--priors", type=Path, help="YAML merged over the packaged priors (state/priors.yaml).")
     p.add_argument("--out", type=Path, help="Write the JSON lines to this file instead of stdout.")
+    p.add_argument("--db", type=Path, help="Write the queries into this run store (graph.run then uses them).")
     p.add_argument(
         "--config", type=Path, help="YAML run config (endpoint, sampling, node_sampling.query, …)."
     )
@@ -247,9 +260,10 @@ def main(argv: list[str] | None = None) -> int:
                 config = resolve_config(
                     args.config, {**cli, "endpoint.base_urls": urls}, profile=EMBEDDED_PROFILE
                 )
-            written, failed = asyncio.run(_run(config, samples, args.concurrency, out))
+                args.concurrency = min(args.concurrency, EMBEDDED_CONCURRENCY)
+            written, failed = asyncio.run(_run(config, samples, args.concurrency, out, args.db))
     print(
-        f"wrote {written} queries, {failed} failed{f' (into {args.out})' if args.out else ''}",
+        f"wrote {written} queries, {failed} failed{f' (into {args.out or args.db})' if args.out or args.db else ''}",
         file=sys.stderr,
     )
     return 1 if failed and not written else 0

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from graph.cli import EXIT_STOPPED, add_run_args, arun, endpoints, fail, run_cli
+from graph.cli import EMBEDDED_CONCURRENCY, EXIT_STOPPED, add_run_args, arun, endpoints, fail, run_cli
 from graph.progress import Progress, combine
 from graph.runner import Engine, Slice, Stats
 from graph.store import Store, StoreError
@@ -166,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     with endpoints(config.endpoint.base_urls, log) as (urls, embedded):
         if embedded:
             config = resolve_config_for(args, profile, urls, embedded=not stored)
+            if args.concurrency > EMBEDDED_CONCURRENCY:
+                log(f"embedded model: --concurrency {args.concurrency} lowered to {EMBEDDED_CONCURRENCY}")
+                args.concurrency = EMBEDDED_CONCURRENCY
         if stored and stored_config is not None:
             diff = first_difference(identity(stored_config, stored["seed"], stored["n"], stored["shard"] or ""),
                                     identity(config, seed, n, shard_text))

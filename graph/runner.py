@@ -94,16 +94,19 @@ class Engine:
         from nodes.query_gen import QueryGenError, generate_query
 
         t0 = time.perf_counter()
-        attrs = sample_attributes(self.seed, item_id, self.priors)
+        stored = store.stored_query(item_id)
         try:
-            query = store.stored_query(item_id) or (await generate_query(gen_client, attrs, self.config))[0]
+            if stored is not None:
+                query, attributes = stored[0], json.loads(stored[1])
+            else:
+                attrs = sample_attributes(self.seed, item_id, self.priors)
+                query, attributes = (await generate_query(gen_client, attrs, self.config))[0], attrs.model_dump()
         except QueryGenError as exc:
             return self._failed(store, item_id, "query", f"QueryGenError:{exc.reason}", str(exc), 1)
         except EndpointsDown:
             raise
         except LLMError as exc:
             return self._failed(store, item_id, "query", exc.kind, str(exc), exc.attempts)
-        attributes = attrs.model_dump()
         jobs = [graph.ainvoke({"query": query, "attributes": attributes})]
         if teacher is not None:
             jobs.append(teacher.chat([{"role": "user", "content": query}], self.config.sampling_for("teacher")))

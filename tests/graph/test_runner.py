@@ -217,3 +217,15 @@ def test_bad_arguments_fail_with_one_line(tmp_path: Path) -> None:
         proc = run("graph.run", "--db", str(tmp_path / "new.sqlite"), *args, "--base-url", "http://127.0.0.1:9/v1")
         assert proc.returncode == 2, args
         assert proc.stderr.strip().count("\n") == 0 and proc.stderr.startswith("error:"), proc.stderr
+
+
+def test_pregenerated_queries_are_used_by_the_run(server: StubServer, tmp_path: Path) -> None:
+    db = tmp_path / "pre.sqlite"
+    server.rules.insert(0, ("Constraints:", "How long should a fever last in a toddler before I see a doctor?"))
+    run("graph.queries", "--n", "5", "--seed", "3", "--base-url", server.url, "--db", str(db), check=True)
+    stored = dict(rows(db, "SELECT id, query FROM queries"))
+    assert sorted(stored) == [0, 1, 2, 3, 4]
+    server.rules.pop(0)  # the run must not generate the queries again
+    run("graph.run", "--n", "5", "--seed", "3", "--db", str(db), "--base-url", server.url, check=True)
+    accounted(db, 5)
+    assert dict(rows(db, "SELECT id, query FROM queries")) == stored
