@@ -50,14 +50,15 @@ def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def resolve_from_args(args: argparse.Namespace, base_urls: list[str] | None = None,
-                      embedded: bool = False, extra: dict[str, Any] | None = None) -> RunConfig:
-    """The run config from defaults < (embedded profile) < YAML < env < flags."""
+def resolve_from_args(args: argparse.Namespace, base_urls: list[str] | None = None, embedded: bool = False,
+                      extra: dict[str, Any] | None = None, base: dict[str, Any] | None = None) -> RunConfig:
+    """The run config from defaults < base (a stored run) or the embedded profile < YAML < env < flags."""
     cli = cli_overrides(args)
     if base_urls is not None:
         cli["endpoint.base_urls"] = base_urls
     cli.update(extra or {})
-    return resolve_config(args.config, cli, profile=EMBEDDED_PROFILE if embedded else None)
+    profile = base if base is not None else (EMBEDDED_PROFILE if embedded else None)
+    return resolve_config(args.config, cli, profile=profile)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

@@ -18,7 +18,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from graph.cli import EMBEDDED_CONCURRENCY, EXIT_STOPPED, add_run_args, arun, endpoints, fail, run_cli
+from graph.cli import (
+    EMBEDDED_CONCURRENCY,
+    EXIT_STOPPED,
+    add_run_args,
+    arun,
+    endpoints,
+    fail,
+    resolve_from_args,
+    run_cli,
+)
 from graph.progress import Progress, combine
 from graph.runner import Engine, Slice, Stats
 from graph.store import Store, StoreError
@@ -77,7 +86,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     add_run_args(parser)
 
 
-def extra_overrides(args: argparse.Namespace, stored: RunConfig | None) -> dict[str, Any]:
+def extra_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Dotted config keys set by graph.run's own flags (teacher, generator, priors)."""
     out: dict[str, Any] = {"priors_file": args.priors}
     for role in ("teacher", "generator"):
         urls, model = getattr(args, f"{role}_base_url"), getattr(args, f"{role}_model")
@@ -161,11 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     profile = stored["config"] if stored else None
     if profile and was_embedded and was_embedded[0] == "1" and not args.base_urls:
         profile = {**profile, "endpoint": {**profile["endpoint"], "base_urls": []}}
-    config = resolve_config_for(args, profile)
+    config = resolve_from_args(args, extra=extra_overrides(args), base=profile)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     with endpoints(config.endpoint.base_urls, log) as (urls, embedded):
         if embedded:
-            config = resolve_config_for(args, profile, urls, embedded=not stored)
+            config = resolve_from_args(args, urls, embedded=not stored, extra=extra_overrides(args), base=profile)
             if args.concurrency > EMBEDDED_CONCURRENCY:
                 log(f"embedded model: --concurrency {args.concurrency} lowered to {EMBEDDED_CONCURRENCY}")
                 args.concurrency = EMBEDDED_CONCURRENCY
@@ -192,21 +202,6 @@ def main(argv: list[str] | None = None) -> int:
     if stats.stopped:
         fail(f"run stopped: {stats.stopped}", EXIT_STOPPED)
     return 0
-
-
-def resolve_config_for(args: argparse.Namespace, profile: dict[str, Any] | None, urls: list[str] | None = None,
-                       embedded: bool = False) -> RunConfig:
-    """Config for this invocation: stored run (resume) or embedded profile, then YAML, env and flags."""
-    from graph.cli import cli_overrides
-    from state.config import EMBEDDED_PROFILE
-    from state.resolve import resolve_config
-
-    cli = cli_overrides(args)
-    cli.update(extra_overrides(args, None))
-    if urls is not None:
-        cli["endpoint.base_urls"] = urls
-    base = profile if profile is not None else (EMBEDDED_PROFILE if embedded else None)
-    return resolve_config(args.config, cli, profile=base)
 
 
 if __name__ == "__main__":
