@@ -229,3 +229,22 @@ def test_pregenerated_queries_are_used_by_the_run(server: StubServer, tmp_path: 
     run("graph.run", "--n", "5", "--seed", "3", "--db", str(db), "--base-url", server.url, check=True)
     accounted(db, 5)
     assert dict(rows(db, "SELECT id, query FROM queries")) == stored
+
+
+def test_teacher_answers_are_stored_for_distillation(server: StubServer, tmp_path: Path) -> None:
+    teacher = StubServer(models=["teacher-model"], record=False,
+                         default={"content": "Teacher answer. " + "Fluids, rest and a doctor's review if it lasts. " * 8,
+                                  "reasoning_content": "The child is three; fever for two days."}).start()
+    try:
+        db, out = tmp_path / "kd.sqlite", tmp_path / "kd.jsonl"
+        run("graph.run", "--n", "6", "--db", str(db), "--base-url", server.url,
+            "--teacher-base-url", teacher.url, check=True)
+        stored = rows(db, "SELECT id, reasoning, answer, kept FROM teacher ORDER BY id")
+        assert [r[0] for r in stored] == list(range(6))
+        assert all(r[1] == "The child is three; fever for two days." and r[3] == 1 for r in stored)
+        assert teacher.count == 6
+        run("graph.export", "--db", str(db), "--what", "kd", "--out", str(out), check=True)
+        record = json.loads(out.read_text().splitlines()[0])
+        assert record["messages"][1]["content"].startswith("<think>\nThe child is three")
+    finally:
+        teacher.stop()
