@@ -1,0 +1,135 @@
+"""Build a stage's SFT dataset from a run store: `python -m training.data --db S --stage kd|sr --out DIR`.
+
+Writes train.jsonl and validation.jsonl (one chat record per line) and data_card.json. Library users
+(e.g. the graph exporter) call `iter_chat_records`. Imports no torch/transformers: it runs on the core install.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from training.datacard import CardBuilder
+from training.errors import InputError, run_cli
+from training.filters import MIN_ANSWER_WORDS, split_of
+from training.records import Dropped, iter_chat_records, scan_records
+from training.store import STAGE_TABLE, STAGES, Stage, open_store, run_keys
+
+__all__ = ["build_dataset", "iter_chat_records", "main"]
+
+SPLIT_FILES = {"train": "train.jsonl", "validation": "validation.jsonl"}
+CARD_FILE = "data_card.json"
+
+
+def build_dataset(
+    db_path: str | Path,
+    stage: Stage,
+    out_dir: str | Path,
+    validation_fraction: float = 0.05,
+    salt: str = "muser",
+) -> dict[str, Any]:
+    """Write the stage's split JSONL files and data card into `out_dir`; return the card.
+
+    Files are written under temporary names and renamed at the end, so a failed build leaves any
+    previous dataset in place. Raises `InputError` when the store is unusable or nothing survives.
+    """
+    if not 0.0 <= validation_fraction < 1.0:
+        raise InputError(f"--validation-fraction must be in [0, 1), got {validation_fraction}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    card = CardBuilder()
+    tmp = {split: out / f".{name}.tmp" for split, name in SPLIT_FILES.items()}
+    handles = {split: path.open("w", encoding="utf-8") for split, path in tmp.items()}
+    try:
+        for item in scan_records(db_path, stage):
+            if isinstance(item, Dropped):
+                card.add_drop(item.reason)
+                continue
+            split = split_of(item["id"], validation_fraction, salt)
+            handles[split].write(json.dumps(item, ensure_ascii=False) + "\n")
+            card.add_record(item, split)
+    finally:
+        for handle in handles.values():
+            handle.close()
+    rendered = card.render(
+        stage=stage,
+        source_table=STAGE_TABLE[stage],
+        store=str(db_path),
+        store_runs=_store_runs(db_path),
+        filters={"min_answer_words": MIN_ANSWER_WORDS, "require_answer_part": True, "dedup": "query+answer"},
+        split={"validation_fraction": validation_fraction, "salt": salt, "by": "sha256(salt:id)"},
+        format="messages: user query, assistant '<think>\\nreasoning\\n</think>\\n\\nanswer'",
+    )
+    if rendered["counts"]["written"] == 0:
+        for path in tmp.values():
+            path.unlink(missing_ok=True)
+        reasons = ", ".join(f"{k}={v}" for k, v in rendered["dropped"].items())
+        raise InputError(
+            f"stage {stage}: no kept row in `{STAGE_TABLE[stage]}` of {db_path} passes the filters ({reasons}) "
+            "— nothing to train on; run more queries or check the run's filter settings"
+        )
+    for side, path in tmp.items():
+        os.replace(path, out / SPLIT_FILES[side])
+    (out / CARD_FILE).write_text(json.dumps(rendered, indent=2) + "\n", encoding="utf-8")
+    return rendered
+
+
+def _store_runs(db_path: str | Path) -> list[str]:
+    conn = open_store(db_path)
+    try:
+        return run_keys(conn)
+    finally:
+        conn.close()
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.data",
+        description="Build the SFT dataset of one training stage from a MuSeR run store.",
+    )
+    parser.add_argument("--db", required=True, help="the run store (SQLite) written by `python -m graph.run`")
+    parser.add_argument(
+        "--stage",
+        required=True,
+        choices=STAGES,
+        help="kd: the teacher's reasoning+answer (stage 1); sr: refined reasoning t' and answer r' (stage 2)",
+    )
+    parser.add_argument(
+        "--out", required=True, help="output directory (train.jsonl, validation.jsonl, data_card.json)"
+    )
+    parser.add_argument(
+        "--validation-fraction", type=float, default=0.05, help="share of records held out (by hash of id)"
+    )
+    parser.add_argument(
+        "--split-salt", default="muser", help="salt of the split hash; change it for another split"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry: build the dataset and print a one-screen summary of the card."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    args = parse_args(argv)
+    card = build_dataset(
+        args.db, cast(Stage, args.stage), args.out, args.validation_fraction, args.split_salt
+    )
+    table = Table(title=escape(f"stage {args.stage} → {args.out}"))
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for name, value in card["counts"].items():
+        table.add_row(name, str(value))
+    for reason, value in card["dropped"].items():
+        table.add_row(escape(f"dropped: {reason}"), str(value), style="dim")
+    Console().print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,181 @@
+"""Supervised fine-tuning on TRL's SFTTrainer: `python -m training.sft --config RECIPE.yaml [--key value ...]`.
+
+Stage kd trains on the teacher's answers, stage sr continues from kd's output on (q, t', r'). Loss is on
+the assistant turn only (prompt/completion records), training resumes from the last checkpoint in
+output_dir, and the final model + tokenizer are saved in output_dir, ready for vLLM.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from trl import ModelConfig
+
+from training.chat_format import ensure_reasoning_kept, to_prompt_completion
+from training.errors import InputError, run_cli
+from training.preflight import Plan, preflight
+from training.sft_config import MuserSFTConfig, parse_sft_args
+
+log = logging.getLogger("training.sft")
+SUMMARY_FILE = "train_summary.json"
+RESOLVED_FILE = "muser_sft_config.json"
+
+
+def _plain(value: Any) -> Any:
+    """An enum's value (transformers stores optimizer and scheduler names as enums)."""
+    return getattr(value, "value", value)
+
+
+def resolved_settings(config: MuserSFTConfig, model_args: ModelConfig, plan: Plan) -> dict[str, Any]:
+    """The settings that define the run, logged at start and stored beside the model."""
+    return {
+        "model": plan.model_path,
+        "dataset_dir": config.dataset_dir,
+        "output_dir": str(plan.output_dir),
+        "resume_from": plan.resume_from,
+        "learning_rate": config.learning_rate,
+        "num_train_epochs": config.num_train_epochs,
+        "max_steps": config.max_steps,
+        "effective_batch_size": config.per_device_train_batch_size
+        * config.gradient_accumulation_steps
+        * plan.world_size,
+        "per_device_train_batch_size": config.per_device_train_batch_size,
+        "gradient_accumulation_steps": config.gradient_accumulation_steps,
+        "world_size": plan.world_size,
+        "optim": _plain(config.optim),
+        "weight_decay": config.weight_decay,
+        "lr_scheduler_type": _plain(config.lr_scheduler_type),
+        "warmup_steps": config.warmup_steps,
+        "max_length": config.max_length,
+        "bf16": config.bf16,
+        "dtype": model_args.dtype,
+        "deepspeed": config.deepspeed if isinstance(config.deepspeed, str) else bool(config.deepspeed),
+        "completion_only_loss": config.completion_only_loss,
+        "seed": config.seed,
+    }
+
+
+def load_splits(plan: Plan) -> tuple[Any, Any]:
+    """Train and (optional) validation datasets as TRL prompt/completion conversations."""
+    from datasets import load_dataset
+
+    files = {"train": str(plan.train_file)}
+    if plan.validation_file is not None:
+        files["validation"] = str(plan.validation_file)
+    data = load_dataset("json", data_files=files)
+    converted = data.map(to_prompt_completion, remove_columns=data["train"].column_names)
+    return converted["train"], converted.get("validation")
+
+
+def loss_summary(
+    log_history: list[dict[str, Any]], metrics: dict[str, Any], seconds: float
+) -> dict[str, Any]:
+    """First/last/min training loss and step counts from the trainer's log history."""
+    losses = [(e["step"], e["loss"]) for e in log_history if "loss" in e and "step" in e]
+    evals = [e["eval_loss"] for e in log_history if "eval_loss" in e]
+    return {
+        "steps_logged": len(losses),
+        "first_loss": losses[0][1] if losses else None,
+        "last_loss": losses[-1][1] if losses else None,
+        "min_loss": min(loss for _, loss in losses) if losses else None,
+        "losses": [{"step": step, "loss": loss} for step, loss in losses],
+        "last_eval_loss": evals[-1] if evals else None,
+        "global_step": max((e.get("step", 0) for e in log_history), default=0),
+        "train_runtime_s": metrics.get("train_runtime"),
+        "wall_time_s": round(seconds, 1),
+    }
+
+
+def train(config: MuserSFTConfig, model_args: ModelConfig, plan: Plan) -> dict[str, Any]:
+    """Build the trainer, train (resuming when a checkpoint exists), save model + tokenizer; return the summary."""
+    from transformers import AutoTokenizer
+    from transformers.trainer_utils import IntervalStrategy
+    from trl import SFTTrainer, get_peft_config
+
+    started = time.monotonic()
+    tokenizer = AutoTokenizer.from_pretrained(
+        plan.model_path, revision=model_args.model_revision, trust_remote_code=config.trust_remote_code
+    )
+    template_file = config.chat_template_path
+    if template_file and template_file.endswith((".jinja", ".j2")):
+        tokenizer.chat_template = Path(template_file).read_text(encoding="utf-8")
+        config.chat_template_path = None
+    original_template = (
+        None if config.chat_template_path else ensure_reasoning_kept(tokenizer, plan.model_path)
+    )
+
+    train_set, eval_set = load_splits(plan)
+    if eval_set is None and config.eval_strategy != IntervalStrategy.NO:
+        log.warning("validation split is empty: evaluation is switched off for this run")
+        config.eval_strategy = IntervalStrategy.NO
+    config.model_init_kwargs = {
+        "revision": model_args.model_revision,
+        "attn_implementation": model_args.attn_implementation,
+        "dtype": model_args.dtype,
+        **(config.model_init_kwargs or {}),  # type: ignore[dict-item]
+    }
+    trainer = SFTTrainer(
+        model=plan.model_path,
+        args=config,
+        train_dataset=train_set,
+        eval_dataset=eval_set if config.eval_strategy != IntervalStrategy.NO else None,
+        processing_class=tokenizer,
+        peft_config=get_peft_config(model_args),
+    )
+    if plan.resume_from:
+        log.info("resuming from %s", plan.resume_from)
+    result = trainer.train(resume_from_checkpoint=plan.resume_from)
+    if original_template is not None:
+        tokenizer.chat_template = original_template
+    trainer.save_model(str(plan.output_dir))
+    summary = loss_summary(trainer.state.log_history, result.metrics, time.monotonic() - started)
+    if trainer.is_world_process_zero():
+        (plan.output_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    trainer.end()
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry: parse, check everything, then train."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        raise InputError(
+            "no recipe given — run `python -m training.sft --config training/recipes/<backbone>/<stage>.yaml`"
+        )
+    config, model_args = parse_sft_args(args)
+    if config.process_index != 0:
+        log.setLevel(logging.WARNING)  # one copy of the run's log lines, from the main process
+    plan = preflight(config, model_args)
+    if plan.finished:
+        log.info(
+            "nothing left to train: %s reached the last step and %s holds the final model",
+            plan.resume_from,
+            plan.output_dir,
+        )
+        return 0
+    settings = resolved_settings(config, model_args, plan)
+    log.info("resolved configuration: %s", json.dumps(settings))
+    if config.process_index == 0:
+        plan.output_dir.mkdir(parents=True, exist_ok=True)
+        (plan.output_dir / RESOLVED_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    summary = train(config, model_args, plan)
+    log.info(
+        "done: %s steps, loss %s → %s, %.0f s; model saved to %s",
+        summary["global_step"],
+        summary["first_loss"],
+        summary["last_loss"],
+        summary["wall_time_s"],
+        plan.output_dir,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

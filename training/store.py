@@ -1,0 +1,122 @@
+"""Read-only access to a MuSeR run store (SQLite): validate it, then stream one stage's rows."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from training.errors import InputError
+
+Stage = Literal["kd", "sr"]
+STAGES: tuple[Stage, ...] = ("kd", "sr")
+STAGE_TABLE: dict[Stage, str] = {"kd": "teacher", "sr": "results"}
+STAGE_COLUMNS: dict[Stage, tuple[str, ...]] = {
+    "kd": ("id", "reasoning", "answer", "kept", "filter_reason"),
+    "sr": (
+        "id",
+        "reasoning",
+        "answer",
+        "refined_reasoning",
+        "refined_answer",
+        "refined",
+        "kept",
+        "filter_reason",
+    ),
+}
+MARKER_TABLES = ("queries", "runs")
+HOW_TO_FILL = {
+    "kd": "run the teacher stage of `python -m graph.run` on this store first",
+    "sr": "run the self-refinement stage of `python -m graph.run` on this store first",
+}
+
+
+@dataclass(frozen=True)
+class StageRow:
+    """One stored response for a stage, already mapped to the (q, reasoning, answer) the stage trains on."""
+
+    id: int
+    query: str
+    reasoning: str
+    answer: str
+    kept: bool
+    filter_reason: str | None
+
+
+def open_store(db_path: str | Path) -> sqlite3.Connection:
+    """Open a store read-only and check it is a MuSeR store (has `queries` and `runs`); never creates a file."""
+    path = Path(db_path)
+    if not path.is_file():
+        raise InputError(
+            f"store not found: {path} — pass --db with the SQLite file written by `python -m graph.run`"
+        )
+    if path.stat().st_size == 0:
+        raise InputError(
+            f"store {path} is an empty file — point --db at a store written by `python -m graph.run`"
+        )
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        tables = _tables(conn)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise InputError(f"{path} is not a SQLite database ({exc}) — pass --db with a MuSeR store") from None
+    missing = [name for name in MARKER_TABLES if name not in tables]
+    if missing:
+        conn.close()
+        raise InputError(
+            f"{path} is not a MuSeR store (no {' or '.join(missing)} table) — pass --db with a store "
+            "written by `python -m graph.run`"
+        )
+    return conn
+
+
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def check_stage(conn: sqlite3.Connection, stage: Stage, path: str | Path) -> None:
+    """Fail early when the stage's table is absent, lacks columns, or is empty."""
+    table = STAGE_TABLE[stage]
+    if table not in _tables(conn):
+        raise InputError(f"store {path} has no `{table}` table for stage {stage} — {HOW_TO_FILL[stage]}")
+    have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+    lacking = [col for col in STAGE_COLUMNS[stage] if col not in have]
+    if lacking:
+        raise InputError(
+            f"store {path}: table `{table}` lacks column(s) {', '.join(lacking)} — the store was written by an "
+            "incompatible version; re-run `python -m graph.run` into a new store"
+        )
+    if conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is None:
+        raise InputError(f"store {path} has no rows in `{table}` for stage {stage} — {HOW_TO_FILL[stage]}")
+
+
+def run_keys(conn: sqlite3.Connection) -> list[str]:
+    """The run keys recorded in the store, for the data card's provenance."""
+    return [row[0] for row in conn.execute("SELECT run_key FROM runs ORDER BY run_key")]
+
+
+def iter_stage_rows(conn: sqlite3.Connection, stage: Stage) -> Iterator[StageRow]:
+    """Stream the stage's rows in id order (a cursor, so the store is never loaded into memory).
+
+    Stage sr trains on (q, t', r'); a row the refiner skipped (`refined = 0`, every facet N/A) may leave
+    t'/r' empty, and then falls back to t0/r0, as the method defines r' = r0 in that case.
+    """
+    if stage == "kd":
+        sql = (
+            "SELECT t.id, q.query, t.reasoning, t.answer, t.kept, t.filter_reason "
+            "FROM teacher t JOIN queries q ON q.id = t.id ORDER BY t.id"
+        )
+        for rid, query, reasoning, answer, kept, reason in conn.execute(sql):
+            yield StageRow(rid, query or "", reasoning or "", answer or "", bool(kept), reason)
+        return
+    sql = (
+        "SELECT r.id, q.query, r.reasoning, r.answer, r.refined_reasoning, r.refined_answer, r.refined, "
+        "r.kept, r.filter_reason FROM results r JOIN queries q ON q.id = r.id ORDER BY r.id"
+    )
+    for rid, query, t0, r0, t1, r1, refined, kept, reason in conn.execute(sql):
+        skipped = not refined
+        reasoning = t1 if (t1 or not skipped) else t0
+        answer = r1 if (r1 or not skipped) else r0
+        yield StageRow(rid, query or "", reasoning or "", answer or "", bool(kept), reason)
