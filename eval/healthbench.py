@@ -1,0 +1,163 @@
+"""`python -m eval.healthbench`: answer HealthBench conversations with a policy, grade every rubric item,
+print the table and write report.json / plots. Resumable: run the same command again after a kill.
+
+    python -m eval.healthbench --data healthbench.jsonl --base-url http://gpu:8000/v1 \\
+        --grader-base-url https://api.openai.com/v1 --grader-model gpt-4.1 --db evals/qwen.sqlite --out report.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from eval.data import DataError, Example, load_examples, load_responses, select
+from eval.options import build_parser, samplings, subset_of
+from eval.progress import live_progress
+from eval.report import build_report, report_table, write_json
+from eval.runner import Outcome, check_responder, evaluate
+from eval.setup import SetupError, endpoints, open_clients
+from eval.store import EvalStore, StoreError
+from nodes.llm import EndpointsDown, LLMError
+
+
+def check_given(examples: Sequence[Example], given: dict[str, str], source: Path) -> None:
+    missing = [ex.prompt_id for ex in examples if ex.prompt_id not in given]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise DataError(
+            f"{source} has no response for prompt_id {missing[0]!r}{more}; "
+            "give one per example or grade a data file that matches"
+        )
+
+
+async def run(
+    args: argparse.Namespace,
+    examples: list[Example],
+    given: dict[str, str] | None,
+    store: EvalStore,
+    data_label: str,
+    policy_urls: list[str],
+    grader_urls: list[str],
+    err: Console,
+) -> tuple[dict[str, Any], Outcome, str]:
+    """Open the clients, record the run, evaluate with live progress; returns (report, outcome, responder)."""
+    policy_sampling, grader_sampling = samplings(args)
+    async with open_clients(
+        args, policy_urls, grader_urls, given is None, grader_sampling, lambda m: err.print(m, markup=False)
+    ) as (policy, grader, names):
+        responder, grader_model = names
+        check_responder(store, responder)
+        config = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+        config.update(
+            policy_model=responder,
+            grader_model=grader_model,
+            policy_sampling=policy_sampling.model_dump(),
+            grader_sampling=grader_sampling.model_dump(),
+            n_selected=len(examples),
+        )
+        err.print(
+            f"policy: {escape(responder)} · grader: {escape(grader_model)} · "
+            f"{len(examples)} examples from {escape(data_label)} · db {escape(str(args.db))}"
+        )
+        run_id = store.start_run(
+            data=data_label,
+            subset=subset_of(data_label, args.subset),
+            policy=responder,
+            grader=grader_model,
+            config=config,
+        )
+        with live_progress(err, len(examples), sum(len(ex.rubrics) for ex in examples)) as events:
+            outcome = await evaluate(
+                examples,
+                store,
+                grader,
+                grader_model,
+                responder=responder,
+                policy=policy,
+                policy_sampling=policy_sampling,
+                given=given,
+                events=events,
+                concurrency=args.concurrency if args.base_url else 1,
+                grader_concurrency=args.concurrency if args.grader_base_url else 1,
+            )
+        report = build_report(examples, outcome.met, seed=args.seed)
+        store.finish_run(run_id, report)
+        return report, outcome, responder
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Exit 0 when every example was scored, 1 when some could not be (report still written), 2 on bad input."""
+    args = build_parser(__doc__).parse_args(argv)
+    err, out = Console(stderr=True, soft_wrap=True, highlight=False), Console()
+    if args.responses and args.base_url:
+        err.print(
+            "error: --responses grades given answers; drop --base-url (no policy is called)", markup=False
+        )
+        return 2
+    if args.concurrency < 1:
+        err.print("error: --concurrency must be at least 1", markup=False)
+        return 2
+    try:
+        examples, data_label = load_examples(args.data)
+        examples = select(examples, args.n, args.seed)
+        given = load_responses(args.responses) if args.responses else None
+        if given is not None:
+            check_given(examples, given, args.responses)
+        store = EvalStore(args.db)
+    except (DataError, StoreError) as exc:
+        err.print(f"error: {exc}", markup=False)
+        return 2
+    try:
+        with ExitStack() as stack:
+            policy_urls, grader_urls = endpoints(stack, args, lambda m: err.print(m, markup=False))
+            report, outcome, responder = asyncio.run(
+                run(args, examples, given, store, data_label, policy_urls, grader_urls, err)
+            )
+    except (DataError, StoreError, LLMError, SetupError) as exc:
+        err.print(f"error: {exc}", markup=False)
+        return 1 if isinstance(exc, EndpointsDown) else 2
+    except KeyboardInterrupt:
+        err.print(
+            "interrupted; everything finished so far is stored: run the same command again to resume",
+            markup=False,
+        )
+        return 130
+    finally:
+        store.close()
+    out.print(report_table(report, f"HealthBench · {responder} · {data_label}"))
+    if args.out:
+        err.print(f"report written to {escape(str(write_json(report, args.out)))}")
+    if args.plots:
+        from eval.plots import PlotError, plot_runs
+
+        try:
+            paths = plot_runs({responder: report}, args.plots)
+        except PlotError as exc:
+            err.print(f"error: {exc}", markup=False)
+            return 2
+        err.print("plots written: " + escape(", ".join(str(p) for p in paths)))
+    err.print(
+        f"this run: {outcome.policy_calls} policy calls, {outcome.grader_calls} rubric items sent to the grader"
+    )
+    for message in outcome.errors:
+        err.print(f"failure: {message}", markup=False)
+    missing = outcome.response_failures + report["grading_failures"]
+    if missing:
+        err.print(
+            f"incomplete: {outcome.response_failures} responses and {report['grading_failures']} rubric "
+            "items could not be obtained (see the failures table in --db); run the same command again to retry"
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

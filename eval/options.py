@@ -1,0 +1,93 @@
+"""Command-line options of python -m eval.healthbench and the sampling they resolve to."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from state.config import EMBEDDED_PROFILE, Sampling
+
+EMBEDDED_POLICY_MAX_TOKENS = int(EMBEDDED_PROFILE["sampling"]["max_tokens"])
+EMBEDDED_GRADER_MAX_TOKENS = int(EMBEDDED_PROFILE["node_sampling"]["evaluate"]["max_tokens"])
+POLICY_MAX_TOKENS = 40960  # paper Appendix B
+GRADER_MAX_TOKENS = 2048  # the reference's grader setting
+
+
+def subset_of(data_label: str, chosen: str) -> str:
+    """The subset a run reports under in eval.compare: as given, else guessed from the data file name."""
+    if chosen != "auto":
+        return chosen
+    name = data_label.lower()
+    return "hard" if "hard" in name else "consensus" if "consensus" in name else "full"
+
+
+def build_parser(description: str | None = None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m eval.healthbench",
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--data", required=True, help="HealthBench JSONL (main, hard or consensus file) or 'bundled'"
+    )
+    p.add_argument(
+        "--db", required=True, type=Path, help="SQLite store for this policy, e.g. evals/qwen.sqlite"
+    )
+    p.add_argument("--n", type=int, help="grade a seeded sample of N examples (default: all)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample and of the bootstrap (default 0)")
+    p.add_argument(
+        "--subset",
+        choices=["auto", "full", "hard", "consensus"],
+        default="auto",
+        help="label used by eval.compare (default: guessed from the data file name)",
+    )
+    src = p.add_argument_group("policy (the model being evaluated)")
+    src.add_argument(
+        "--base-url", nargs="+", default=[], help="policy /v1 URL(s); omit to use the embedded model"
+    )
+    src.add_argument("--model", help="policy model name (default: discovered from /v1/models)")
+    src.add_argument(
+        "--responses", type=Path, help="grade JSON lines {prompt_id, response} instead of calling a policy"
+    )
+    src.add_argument("--temperature", type=float, default=0.6, help="policy temperature (default 0.6)")
+    src.add_argument("--top-p", type=float, default=0.95, help="policy top-p (default 0.95)")
+    src.add_argument("--top-k", type=int, default=40, help="policy top-k, 0 to not send it (default 40)")
+    src.add_argument("--max-tokens", type=int, help="policy max new tokens (default 40960; embedded 384)")
+    g = p.add_argument_group("grader")
+    g.add_argument(
+        "--grader-base-url", nargs="+", default=[], help="grader /v1 URL(s); omit for the embedded model"
+    )
+    g.add_argument("--grader-model", help="grader model name (default: discovered from /v1/models)")
+    g.add_argument("--grader-temperature", type=float, default=0.5, help="grader temperature (default 0.5)")
+    g.add_argument("--grader-max-tokens", type=int, help="grader max new tokens (default 2048; embedded 160)")
+    g.add_argument(
+        "--grader-retries", type=int, default=3, help="extra tries for unusable grader output (default 3)"
+    )
+    g.add_argument(
+        "--grader-structured",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="structured output: auto probes the server once (JSON schema, llama.cpp schema, else plain)",
+    )
+    o = p.add_argument_group("run and output")
+    o.add_argument("--concurrency", type=int, default=256, help="requests in flight per server (default 256)")
+    o.add_argument(
+        "--embedded-port",
+        type=int,
+        help="port of the embedded model, used when a URL is omitted (default 8765)",
+    )
+    o.add_argument("--out", type=Path, help="write the report JSON here")
+    o.add_argument("--plots", type=Path, help="write axes.png and themes.png into this directory")
+    return p
+
+
+def samplings(args: argparse.Namespace) -> tuple[Sampling, Sampling]:
+    """(policy, grader) sampling; a role served by the embedded model gets the small CPU token budget."""
+    policy_max = POLICY_MAX_TOKENS if args.base_url else EMBEDDED_POLICY_MAX_TOKENS
+    grader_max = GRADER_MAX_TOKENS if args.grader_base_url else EMBEDDED_GRADER_MAX_TOKENS
+    policy = {"temperature": args.temperature, "top_p": args.top_p, "top_k": args.top_k or None}
+    grader = {"temperature": args.grader_temperature, "top_p": 1.0, "top_k": None}
+    return (
+        Sampling.model_validate({**policy, "max_tokens": args.max_tokens or policy_max}),
+        Sampling.model_validate({**grader, "max_tokens": args.grader_max_tokens or grader_max}),
+    )
