@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CALLS_PER_GRAPH = 6  # query, generate, 3 facets, refine
@@ -39,8 +40,15 @@ def child(args: list[str]) -> dict[str, float]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def run_raw(url: str, n: int, concurrency: int) -> float:
-    """Same calls as one graph, straight through the HTTP client; returns seconds."""
+def steady_rate(marks: list[tuple[float, int]], n: int) -> float:
+    """graphs/s between 10% and 90% of n done: the rate once the pipeline is full, before it drains."""
+    lo = next((m for m in marks if m[1] >= 0.1 * n), marks[0])
+    hi = next((m for m in marks if m[1] >= 0.9 * n), marks[-1])
+    return (hi[1] - lo[1]) / max(hi[0] - lo[0], 1e-6)
+
+
+def run_raw(url: str, n: int, concurrency: int) -> tuple[float, float]:
+    """Same calls as one graph, straight through the HTTP client; returns (seconds, steady graphs/s)."""
     from nodes.llm_http import HttpClient
     from state.config import EndpointConfig, Sampling
 
@@ -49,6 +57,7 @@ def run_raw(url: str, n: int, concurrency: int) -> float:
         await client.model_name()
         sampling = Sampling()
         slots = asyncio.Semaphore(concurrency)
+        marks: list[tuple[float, int]] = []
 
         async def one(i: int) -> None:
             try:
@@ -57,6 +66,7 @@ def run_raw(url: str, n: int, concurrency: int) -> float:
                 evals = await asyncio.gather(*[client.chat([{"role": "user", "content": f"{f}: We should? {r0.text}"}], sampling)
                                                for f in ("decision", "communication", "safety")])
                 await client.chat([{"role": "user", "content": "refine " + " ".join(e.text for e in evals)}], sampling)
+                marks.append((time.perf_counter(), len(marks) + 1))
             finally:
                 slots.release()
 
@@ -70,13 +80,13 @@ def run_raw(url: str, n: int, concurrency: int) -> float:
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - t0
         await client.aclose()
-        return elapsed
+        return elapsed, steady_rate(marks, n)
 
     return asyncio.run(main())
 
 
-def run_graph(url: str, n: int, concurrency: int) -> float:
-    """The graph.run engine with its store and progress callback; returns seconds."""
+def run_graph(url: str, n: int, concurrency: int) -> tuple[float, float]:
+    """The graph.run engine with its store and progress callback; returns (seconds, steady graphs/s)."""
     from graph.progress import Progress
     from graph.runner import Engine, Slice
     from graph.store import Store
@@ -87,22 +97,28 @@ def run_graph(url: str, n: int, concurrency: int) -> float:
     store = Store.open(db, create=True)
     store.write_run(config.model_dump(mode="json"), 0, n, "")
     store.close()
+    marks: list[tuple[float, int]] = []
+
     with Progress(n, 0, log_every_s=3600) as progress:
-        engine = Engine(db, config, 0, Slice(n), concurrency, on_stats=progress.update)
+        def on_stats(stats: Any) -> None:
+            marks.append((time.perf_counter(), stats.done))
+            progress.update(stats)
+
+        engine = Engine(db, config, 0, Slice(n), concurrency, on_stats=on_stats)
         t0 = time.perf_counter()
         stats = asyncio.run(engine.run())
         elapsed = time.perf_counter() - t0
     assert stats.done == n and stats.failed == 0, stats
-    return elapsed
+    return elapsed, steady_rate(marks, n)
 
 
 def child_main(kind: str, url: str, n: int, concurrency: int) -> None:
     cpu0 = time.process_time()
-    elapsed = (run_raw if kind == "raw" else run_graph)(url, n, concurrency)
+    elapsed, steady = (run_raw if kind == "raw" else run_graph)(url, n, concurrency)
     cpu = time.process_time() - cpu0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"graphs_per_s": n / elapsed, "cpu_ms_per_graph": 1000 * cpu / n, "peak_rss_mb": rss_mb,
-                      "seconds": elapsed, "n": n}))
+    print(json.dumps({"graphs_per_s": steady, "graphs_per_s_whole_run": n / elapsed, "cpu_ms_per_graph": 1000 * cpu / n,
+                      "peak_rss_mb": rss_mb, "seconds": elapsed, "n": n}))
 
 
 def cli_rate(url: str, n: int, workers: int, concurrency: int) -> float:
@@ -123,10 +139,7 @@ def cli_rate(url: str, n: int, workers: int, concurrency: int) -> float:
         except sqlite3.Error:
             continue
         marks.append((time.perf_counter(), done))
-    # steady state: from 10% to 90% of n
-    lo = next((m for m in marks if m[1] >= 0.1 * n), marks[0])
-    hi = next((m for m in marks if m[1] >= 0.9 * n), marks[-1])
-    return (hi[1] - lo[1]) / max(hi[0] - lo[0], 1e-6)
+    return steady_rate(marks, n)
 
 
 def main() -> None:

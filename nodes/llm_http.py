@@ -99,7 +99,8 @@ class HttpClient:
     # -- session and model -------------------------------------------------------------------------
     def _sess(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._concurrency, limit_per_host=0, ttl_dns_cache=300)
+            # a graph has up to 3 calls in flight (the facet fan-out); a smaller pool would queue them
+            connector = aiohttp.TCPConnector(limit=4 * self._concurrency, limit_per_host=0, ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
         return self._session
 
