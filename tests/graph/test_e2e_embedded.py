@@ -69,8 +69,11 @@ def test_run_queries_and_trace_on_the_embedded_model(tmp_path: Path) -> None:
 
     queries_cli = subprocess.run([sys.executable, "-m", "graph.queries", "--n", "2", "--seed", "5"],
                                  capture_output=True, text=True, env=env, timeout=600)
+    # A 135M model often rambles past the token limit: such ids are typed failures, never fake queries.
     lines = [json.loads(line) for line in queries_cli.stdout.splitlines() if line.strip()]
-    assert queries_cli.returncode == 0 or lines, queries_cli.stderr[-2000:]
+    summary = queries_cli.stderr.strip().splitlines()[-1]
+    assert summary == f"wrote {len(lines)} queries, {2 - len(lines)} failed", queries_cli.stderr[-2000:]
+    assert queries_cli.returncode == (0 if lines else 1)
     for line in lines:
         assert line["query"].strip() and line["icd10_code"]
     assert not listening(port)
