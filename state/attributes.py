@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from state.resolve import ConfigError, deep_merge
+from state.resolve import ConfigError, deep_merge, parse_yaml_mapping
 
 TOLERANCE = 1e-6
 DISTRIBUTIONS = ("role", "setting", "vagueness", "completeness", "style")
@@ -248,17 +248,7 @@ class Priors(BaseModel):
 
 
 def _read(path: Path | str, text: str) -> dict[str, Any]:
-    try:
-        data = yaml.load(text, Loader=_LOADER)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"priors file {path} is not valid YAML{where}; fix the syntax") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"priors file {path} must be a YAML mapping, not {type(data).__name__}")
-    return data
+    return parse_yaml_mapping(text, f"priors file {path}", _LOADER)
 
 
 def merge_priors(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -56,16 +56,21 @@ def load_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} not found; check the --config path") from None
     except UnicodeDecodeError:
         raise ConfigError(f"config file {path} is not UTF-8 text; save it as UTF-8 YAML") from None
+    return parse_yaml_mapping(text, f"config file {path}")
+
+
+def parse_yaml_mapping(text: str, what: str, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> dict[str, Any]:
+    """YAML text that must hold a mapping (empty → {}); errors name `what` and the line."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=loader)  # a SafeLoader (or its C twin): no arbitrary objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"config file {path} is not valid YAML{where}; fix the syntax") from None
+        raise ConfigError(f"{what} is not valid YAML{where}; fix the syntax") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must be a YAML mapping of settings, not {type(data).__name__}")
+        raise ConfigError(f"{what} must be a YAML mapping of settings, not {type(data).__name__}")
     return data
 
 
