@@ -18,12 +18,12 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from eval.clients import SetupError, endpoints, open_clients
 from eval.data import DataError, Example, load_examples, load_responses, select
 from eval.options import build_parser, samplings, subset_of
 from eval.progress import live_progress
 from eval.report import build_report, report_table, write_json
 from eval.runner import Outcome, check_responder, evaluate
-from eval.setup import SetupError, endpoints, open_clients
 from eval.store import EvalStore, StoreError
 from nodes.llm import EndpointsDown, LLMError
 
