@@ -164,9 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     stored_config = RunConfig.model_validate(stored["config"]) if stored else None
     n = args.n if args.n is not None else stored["n"]  # type: ignore[index]
     seed = args.seed if args.seed is not None else (stored["seed"] if stored else 0)
-    shard_text = args.shard or (stored["shard"] if stored and args.shard is None else "") or ""
-    if stored and args.shard is None and stored["shard"]:
-        shard = parse_shard(stored["shard"])
+    shard_text = args.shard if args.shard is not None else (stored["shard"] if stored else "")
+    shard = parse_shard(shard_text)
     was_embedded = store.conn.execute("SELECT value FROM meta WHERE key = 'embedded'").fetchone()
     profile = stored["config"] if stored else None
     if profile and was_embedded and was_embedded[0] == "1" and not args.base_urls:

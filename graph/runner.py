@@ -50,7 +50,6 @@ class Stats:
     dropped: int = 0
     failed: int = 0
     in_flight: int = 0
-    skipped: int = 0
     completion_tokens: dict[str, int] = field(default_factory=dict)
     stopped: str | None = None
     finished: bool = False

@@ -35,6 +35,7 @@ SCHEMA: dict[str, dict[str, type]] = {
     "meta": {"key": str, "value": str},
 }
 PKS = {"runs": "run_key", "meta": "key"}
+JSON_COLUMNS = frozenset({"config", "attributes", "rationales", "usage", "facet_raw"})
 ITEM_TABLES = ("queries", "results", "teacher", "failures")
 
 
@@ -196,8 +197,9 @@ class Store:
         """Everything stored for one id, with JSON columns decoded (for graph.trace --db)."""
         out: dict[str, Any] = {"id": item_id}
         for table in ITEM_TABLES:
-            row = self.conn.execute(f"SELECT * FROM [{table}] WHERE id = ?", (item_id,)).fetchone()
+            cur = self.conn.execute(f"SELECT * FROM [{table}] WHERE id = ?", (item_id,))
+            row = cur.fetchone()
             if row is not None:
-                cols = [d[0] for d in self.conn.execute(f"SELECT * FROM [{table}] LIMIT 0").description]
-                out[table] = {c: (json.loads(v) if c in ("attributes", "rationales", "usage", "facet_raw") and v else v) for c, v in zip(cols, row, strict=True)}
+                cols = [d[0] for d in cur.description]
+                out[table] = {c: (json.loads(v) if c in JSON_COLUMNS and v else v) for c, v in zip(cols, row, strict=True)}
         return out if len(out) > 1 else None

@@ -90,6 +90,7 @@ class HttpClient:
         self.config = config
         self.endpoints = [_Endpoint(url) for url in config.base_urls]
         self._model = config.model
+        self._checked = False  # the configured model was found in /models
         self._concurrency = max(1, concurrency)
         self._session: aiohttp.ClientSession | None = None
         self._headers = {"Authorization": f"Bearer {config.api_key}", "Content-Type": "application/json"}
@@ -131,7 +132,7 @@ class HttpClient:
 
     async def model_name(self) -> str:
         """The configured model, checked against the first endpoint; else the first one it serves."""
-        if self._model is not None and getattr(self, "_checked", False):
+        if self._model is not None and self._checked:
             return self._model
         url = self.endpoints[0].url
         served = await self.served_models(url)
