@@ -19,6 +19,7 @@ from graph.store import Store
 from nodes.filter import judge
 from nodes.llm import ChatClient, EndpointsDown, LLMError, make_client
 from nodes.parsing import split_reasoning
+from nodes.query_gen import QueryGenError, generate_query
 from state.attributes import Priors, default_priors, load_priors, sample_attributes
 from state.config import FACETS, RunConfig
 
@@ -86,12 +87,11 @@ class Engine:
     def __post_init__(self) -> None:
         self.priors: Priors = load_priors(self.config.priors_file) if self.config.priors_file else default_priors()
         self._stop: str | None = None
+        self._teacher_sampling = self.config.sampling_for("teacher")
 
     # -- one item ----------------------------------------------------------------------------------
     async def _item(self, item_id: int, graph: Any, gen_client: ChatClient, teacher: ChatClient | None,
                     store: Store) -> None:
-        from nodes.query_gen import QueryGenError, generate_query
-
         t0 = time.perf_counter()
         stored = store.stored_query(item_id)
         try:
@@ -108,7 +108,7 @@ class Engine:
             return self._failed(store, item_id, "query", exc.kind, str(exc), exc.attempts)
         jobs = [graph.ainvoke({"query": query, "attributes": attributes})]
         if teacher is not None:
-            jobs.append(teacher.chat([{"role": "user", "content": query}], self.config.sampling_for("teacher")))
+            jobs.append(teacher.chat([{"role": "user", "content": query}], self._teacher_sampling))
         outcomes = await asyncio.gather(*jobs, return_exceptions=True)
         for stage, outcome in zip(("graph", "teacher"), outcomes, strict=False):
             if isinstance(outcome, EndpointsDown):
