@@ -11,7 +11,7 @@ setup:  ## install the project with every CPU extra (torch pinned to the CPU bui
 
 demo: setup  ## run the main job on the embedded SmolLM2 model and show one trace
 	$(PYTHON) -m graph.run --n $(DEMO_N) --db runs/demo.sqlite
-	$(PYTHON) -m graph.trace --db runs/demo.sqlite --id 0
+	$(PYTHON) -m graph.trace --db runs/demo.sqlite
 
 test: setup  ## every test, the slow real-model and training ones included
 	$(PYTHON) -m pytest -m "slow or not slow" -q

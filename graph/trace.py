@@ -62,12 +62,15 @@ async def run_trace(config: RunConfig, query: str, attributes: dict[str, Any] | 
         await client.aclose()
 
 
-def stored_state(db: str, item_id: int) -> dict[str, Any]:
-    """A graph.run result rebuilt into the trace's state shape."""
+def stored_state(db: str, item_id: int | None) -> dict[str, Any]:
+    """A graph.run result rebuilt into the trace's state shape (item_id None: the first stored result)."""
     from graph.store import Store
 
     store = Store.open(db)
     try:
+        if item_id is None:
+            first = store.conn.execute("SELECT min(id) FROM results").fetchone()[0]
+            item_id = first if first is not None else 0
         row = store.trace(item_id)
         run = store.run_row() or {"config": {}}
     finally:
@@ -121,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="Print the whole trace as JSON instead of panels.")
     parser.add_argument("--mermaid", action="store_true", help="Print the graph's Mermaid diagram and exit.")
     parser.add_argument("--db", help="Show a stored result from this graph.run store instead of running.")
-    parser.add_argument("--id", type=int, default=0, help="Query id to show with --db (default 0).")
+    parser.add_argument("--id", type=int, help="Query id to show with --db (default: the first stored result).")
     add_run_args(parser)
     args = parser.parse_args(argv)
     console = Console(stderr=False, highlight=False)
