@@ -15,7 +15,7 @@ from nodes.context import NodeContext
 from nodes.evaluate import make_evaluator
 from nodes.filter import make_filter
 from nodes.generate import make_generate
-from nodes.llm import ChatClient, LLMError
+from nodes.llm import ChatClient, LLMError, call_label
 from nodes.merge import merge
 from nodes.refine_contgen import make_contgen
 from nodes.refine_directref import make_directref
@@ -26,14 +26,18 @@ RefineNode = Literal["refine_directref", "refine_contgen", "filter"]
 
 
 def staged(name: str, node: Callable[[GraphState], Awaitable[dict[str, Any]]]) -> Any:
-    """Tag an LLM failure with the node it happened in (the runner stores it as the failure's stage)."""
+    """Tag an LLM failure with the node it happened in (the runner stores it as the failure's stage), and
+    name the node to the client while it runs (for its notes)."""
 
     async def run(state: GraphState) -> dict[str, Any]:
+        token = call_label.set(name)
         try:
             return await node(state)
         except LLMError as exc:
             exc.extra.setdefault("stage", name)
             raise
+        finally:
+            call_label.reset(token)
 
     return run
 

@@ -9,16 +9,17 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from nodes.llm import LLMError
 from prompts.loader import PromptError
 from state.config import EMBEDDED_PROFILE, FACETS, RunConfig
 from state.resolve import ConfigError, resolve_config
 
+if TYPE_CHECKING:
+    from graph.serve import Embedded
+
 EXIT_USAGE = 2
-# llama.cpp answers one request at a time: more in flight only queue up and time out.
-EMBEDDED_CONCURRENCY = 2
 EXIT_STOPPED = 3
 
 
@@ -50,14 +51,19 @@ def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def resolve_from_args(args: argparse.Namespace, base_urls: list[str] | None = None, embedded: bool = False,
+def embedded_profile(embedded: Embedded) -> dict[str, Any]:
+    """The small-model profile plus what the embedded server's engine needs."""
+    return {**EMBEDDED_PROFILE, **embedded.profile}
+
+
+def resolve_from_args(args: argparse.Namespace, base_urls: list[str] | None = None, embedded: Embedded | None = None,
                       extra: dict[str, Any] | None = None, base: dict[str, Any] | None = None) -> RunConfig:
     """The run config from defaults < base (a stored run) or the embedded profile < YAML < env < flags."""
     cli = cli_overrides(args)
     if base_urls is not None:
         cli["endpoint.base_urls"] = base_urls
     cli.update(extra or {})
-    profile = base if base is not None else (EMBEDDED_PROFILE if embedded else None)
+    profile = base if base is not None else (embedded_profile(embedded) if embedded else None)
     return resolve_config(args.config, cli, profile=profile)
 
 
@@ -95,18 +101,19 @@ def run_cli(main: Callable[[], int | None]) -> NoReturn:
 
 
 @contextmanager
-def endpoints(base_urls: list[str] | None, log: Callable[[str], None]) -> Iterator[tuple[list[str], bool]]:
-    """(urls, embedded): the given URLs, or the embedded server's (started and stopped around the block)."""
+def endpoints(base_urls: list[str] | None, log: Callable[[str], None]) -> Iterator[tuple[list[str], Embedded | None]]:
+    """(urls, embedded): the given URLs and None, or the embedded server's URL and what it is (started and
+    stopped around the block)."""
     if base_urls:
-        yield base_urls, False
+        yield base_urls, None
         return
-    from graph.serve import endpoints_or_embedded
+    from graph.serve import embedded_server
 
     port = os.environ.get("MUSER_EMBEDDED_PORT")
-    if port is not None and not port.isdigit():
+    if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
         fail(f"MUSER_EMBEDDED_PORT={port!r} must be a port number")
-    with endpoints_or_embedded([], port=int(port) if port else None, log=log) as urls:
-        yield list(urls), True
+    with embedded_server(port=int(port) if port else None, log=log) as embedded:
+        yield [embedded.url], embedded
 
 
 def arun(coro: Any) -> Any:

@@ -21,7 +21,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import IO, Any
 
-from graph.cli import EMBEDDED_CONCURRENCY, endpoints, fail, run_cli
+from graph.cli import embedded_profile, endpoints, fail, run_cli
 from graph.store import Store
 from nodes.llm import ChatClient, EndpointsDown, LLMError, make_client
 from nodes.query_gen import QueryGenError, generate_query
@@ -255,12 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
         with endpoints(config.endpoint.base_urls, log) as (urls, embedded):
             if embedded:
-                from state.config import EMBEDDED_PROFILE
-
-                config = resolve_config(
-                    args.config, {**cli, "endpoint.base_urls": urls}, profile=EMBEDDED_PROFILE
-                )
-                args.concurrency = min(args.concurrency, EMBEDDED_CONCURRENCY)
+                config = resolve_config(args.config, {**cli, "endpoint.base_urls": urls}, profile=embedded_profile(embedded))
+                args.concurrency = min(args.concurrency, embedded.concurrency)
             written, failed = asyncio.run(_run(config, samples, args.concurrency, out, args.db))
     print(
         f"wrote {written} queries, {failed} failed{f' (into {args.out or args.db})' if args.out or args.db else ''}",

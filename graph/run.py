@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from graph.cli import (
-    EMBEDDED_CONCURRENCY,
     EXIT_STOPPED,
     add_run_args,
     arun,
@@ -174,10 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     with endpoints(config.endpoint.base_urls, log) as (urls, embedded):
         if embedded:
-            config = resolve_from_args(args, urls, embedded=not stored, extra=extra_overrides(args), base=profile)
-            if args.concurrency > EMBEDDED_CONCURRENCY:
-                log(f"embedded model: --concurrency {args.concurrency} lowered to {EMBEDDED_CONCURRENCY}")
-                args.concurrency = EMBEDDED_CONCURRENCY
+            config = resolve_from_args(args, urls, embedded=None if stored else embedded, extra=extra_overrides(args),
+                                       base=profile)
+            if args.concurrency > embedded.concurrency:
+                log(f"embedded model ({embedded.engine}): --concurrency {args.concurrency} lowered to {embedded.concurrency}")
+                args.concurrency = embedded.concurrency
         if stored and stored_config is not None:
             diff = first_difference(identity(stored_config, stored["seed"], stored["n"], stored["shard"] or ""),
                                     identity(config, seed, n, shard_text))

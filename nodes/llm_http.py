@@ -1,4 +1,5 @@
-"""Thin aiohttp client for OpenAI-compatible servers: least-loaded routing, capped retries, ejection.
+"""Thin aiohttp client for OpenAI-compatible servers: least-loaded routing, capped retries, ejection, and
+requests sized to each endpoint's context (nodes/budget.py).
 
 Chosen on benchmark evidence: the openai SDK's default httpx pool collapses at hundreds of requests in
 flight (bench/orchestrator.py and BENCHMARKS.md), while one aiohttp session keeps up.
@@ -7,78 +8,20 @@ flight (bench/orchestrator.py and BENCHMARKS.md), while one aiohttp session keep
 from __future__ import annotations
 
 import asyncio
-import json
+import logging
 import random
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
-from nodes.llm import Completion, EndpointsDown, LLMError, Message
+from nodes.budget import fit, lowered_note, prompt_bound, tokenize_body, tokenize_url
+from nodes.llm import Completion, LLMError, Message, call_label
+from nodes.llm_wire import dumps, error_message, is_context_error, loads, one_line, request_body, usage_counts
+from nodes.routing import Endpoint, Pool
 from state.config import EndpointConfig, Sampling
 
-try:  # orjson is ~5x faster at these payload sizes; plain json otherwise
-    import orjson
-
-    _loads: Any = orjson.loads
-
-    def _dumps(obj: Any) -> bytes:
-        return orjson.dumps(obj)
-except ImportError:  # pragma: no cover - depends on the environment
-    _loads = json.loads
-
-    def _dumps(obj: Any) -> bytes:
-        return json.dumps(obj).encode()
-
-
-@dataclass(slots=True)
-class _Endpoint:
-    url: str
-    in_flight: int = 0
-    failures: int = 0
-    ejected_until: float = 0.0
-    down_since: float | None = None
-    requests: int = 0
-    completion_tokens: int = 0
-
-
-def _one_line(text: str, limit: int = 240) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def error_message(raw: bytes) -> str:
-    """The server's error text from an OpenAI/vLLM-style error body (or the raw body), one line."""
-    try:
-        body = _loads(raw)
-    except ValueError:
-        return _one_line(raw.decode("utf-8", "replace")) or "(empty body)"
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict) and err.get("message"):
-            return _one_line(str(err["message"]))
-        if isinstance(err, str):
-            return _one_line(err)
-        if body.get("detail"):
-            return _one_line(str(body["detail"]))
-    return _one_line(raw.decode("utf-8", "replace"))
-
-
-def request_body(model: str, sampling: Sampling) -> dict[str, Any]:
-    """The sampling part of a chat/completions request; top_k rides along as a vLLM extra field."""
-    body: dict[str, Any] = {
-        "model": model,
-        "temperature": sampling.temperature,
-        "top_p": sampling.top_p,
-        "max_tokens": sampling.max_tokens,
-    }
-    if sampling.top_k is not None:
-        body["top_k"] = sampling.top_k
-    if sampling.seed is not None:
-        body["seed"] = sampling.seed
-    body.update(sampling.extra_body)
-    return body
+log = logging.getLogger("nodes.llm")
 
 
 class HttpClient:
@@ -88,14 +31,17 @@ class HttpClient:
         if not config.base_urls:
             raise LLMError("config", "no endpoint configured; pass --base-url (or omit it to use the embedded model)")
         self.config = config
-        self.endpoints = [_Endpoint(url) for url in config.base_urls]
+        self.pool = Pool(config)
+        self.endpoints = self.pool.endpoints
         self._model = config.model
         self._checked = False  # the configured model was found in /models
         self._concurrency = max(1, concurrency)
         self._session: aiohttp.ClientSession | None = None
         self._headers = {"Authorization": f"Bearer {config.api_key}", "Content-Type": "application/json"}
         self._timeout = aiohttp.ClientTimeout(total=config.timeout_s, sock_connect=config.connect_timeout_s)
-        self._rr = 0
+        self._quick_s = min(config.discovery_timeout_s, config.timeout_s)
+        self._quick = aiohttp.ClientTimeout(total=self._quick_s, sock_connect=config.connect_timeout_s)
+        self._noted: set[tuple[str, str]] = set()
 
     # -- session and model -------------------------------------------------------------------------
     def _sess(self) -> aiohttp.ClientSession:
@@ -110,115 +56,149 @@ class HttpClient:
             await self._session.close()
             self._session = None
 
-    async def served_models(self, url: str) -> list[str]:
-        """Model ids at one endpoint's /models; LLMError with a one-line reason when it does not answer."""
+    async def _listing(self, url: str) -> list[dict[str, Any]]:
+        """The entries of one endpoint's /models; LLMError with a one-line reason when it does not answer."""
         try:
-            async with self._sess().get(f"{url}/models", headers=self._headers) as resp:
+            async with self._sess().get(f"{url}/models", headers=self._headers, timeout=self._quick) as resp:
                 raw = await resp.read()
                 if resp.status != 200:
                     raise LLMError("http", f"GET /models: {error_message(raw)}", status=resp.status, endpoint=url)
         except asyncio.TimeoutError:  # before OSError: TimeoutError is an OSError since Python 3.11
-            raise LLMError("timeout", "GET /models timed out; check --base-url", endpoint=url) from None
+            raise LLMError("timeout", f"GET /models timed out after {self._quick_s:g}s; is this the server's URL? "
+                           "check --base-url", endpoint=url) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise LLMError(
                 "connection",
-                f"cannot reach the server ({_one_line(str(exc) or type(exc).__name__)}); is it running? check --base-url",
+                f"cannot reach the server ({one_line(str(exc) or type(exc).__name__)}); is it running? check --base-url",
                 endpoint=url,
             ) from None
         try:
-            return [str(item["id"]) for item in _loads(raw)["data"]]
+            return [item for item in loads(raw)["data"] if isinstance(item, dict) and "id" in item]
         except (ValueError, KeyError, TypeError):
             raise LLMError("malformed", "GET /models did not return an OpenAI model list; is this an OpenAI-compatible /v1 URL?", endpoint=url) from None
+
+    async def served_models(self, url: str) -> list[str]:
+        """Model ids at one endpoint's /models."""
+        return [str(item["id"]) for item in await self._listing(url)]
+
+    def _learn_context(self, ep: Endpoint, listing: list[dict[str, Any]], model: str) -> None:
+        entry = next((item for item in listing if str(item["id"]) == model), None)
+        value = entry.get("max_model_len") if entry else None
+        ep.context = value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+        ep.context_known = True
 
     async def model_name(self) -> str:
         """The configured model, checked against the first endpoint; else the first one it serves."""
         if self._model is not None and self._checked:
             return self._model
-        url = self.endpoints[0].url
-        served = await self.served_models(url)
+        ep = self.endpoints[0]
+        listing = await self._listing(ep.url)
+        served = [str(item["id"]) for item in listing]
         if self._model is None:
             if not served:
-                raise LLMError("model", "the server lists no models at /models", endpoint=url)
+                raise LLMError("model", "the server lists no models at /models", endpoint=ep.url)
             self._model = served[0]
         elif self._model not in served:
-            raise LLMError("model", f"model {self._model!r} is not served (it serves: {', '.join(served)}); pass one of those to --model or omit --model", endpoint=url)
+            raise LLMError("model", f"model {self._model!r} is not served (it serves: {', '.join(served)}); pass one of those to --model or omit --model", endpoint=ep.url)
+        self._learn_context(ep, listing, self._model)
         self._checked = True
         return self._model
 
-    # -- routing -----------------------------------------------------------------------------------
-    async def _pick(self) -> _Endpoint:
-        while True:
-            now = time.monotonic()
-            live = [ep for ep in self.endpoints if ep.ejected_until <= now]
-            if live:
-                self._rr += 1
-                return min(live, key=lambda ep: (ep.in_flight, (id(ep) + self._rr) % 7))
-            downs = [ep.down_since for ep in self.endpoints if ep.down_since is not None]
-            if downs and now - max(downs) >= self.config.all_down_after_s:
-                urls = ", ".join(ep.url for ep in self.endpoints)
-                raise EndpointsDown("connection", f"every endpoint has been failing for {self.config.all_down_after_s:g}s ({urls}); check the servers, then run the same command again to resume")
-            # Wake at the next probe or when the all-down deadline passes, whichever comes first.
-            wake = min(ep.ejected_until for ep in self.endpoints)
-            if downs:
-                wake = min(wake, max(downs) + self.config.all_down_after_s)
-            await asyncio.sleep(max(0.05, wake - now))
+    # -- context budget ----------------------------------------------------------------------------
+    async def _context(self, ep: Endpoint, model: str) -> int | None:
+        """The endpoint's context length, asked once; None when it is not reported (or cannot be had)."""
+        if not ep.context_known:
+            async with ep.lock:
+                if not ep.context_known:
+                    try:
+                        self._learn_context(ep, await self._listing(ep.url), model)
+                    except LLMError:
+                        return None  # retried on the next call; the request itself will say what is wrong
+        return ep.context
 
-    def _fleet_down(self) -> bool:
-        return all(ep.down_since is not None for ep in self.endpoints)
+    async def _count(self, ep: Endpoint, body: dict[str, Any]) -> int | None:
+        """The prompt's exact token count from the server's /tokenize; None where it has none."""
+        if not ep.tokenize:
+            return None
+        try:
+            async with self._sess().post(tokenize_url(ep.url), data=dumps(tokenize_body(body["model"], body)),
+                                         headers=self._headers, timeout=self._quick) as resp:
+                raw = await resp.read()
+                if resp.status in (404, 405):
+                    ep.tokenize = False
+                    return None
+                count = loads(raw).get("count") if resp.status == 200 else None
+        except (asyncio.TimeoutError, aiohttp.ClientError, OSError, ValueError, AttributeError):
+            return None
+        return count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None
 
-    def _failed(self, ep: _Endpoint) -> None:
-        ep.failures += 1
-        if ep.failures >= self.config.eject_after:
-            now = time.monotonic()
-            ep.ejected_until = now + self.config.probe_after_s
-            if ep.down_since is None:
-                ep.down_since = now
+    async def _fitted(self, ep: Endpoint, body: dict[str, Any], bound: int) -> dict[str, Any]:
+        """`body` with max_tokens lowered to what `ep`'s context leaves after the prompt, if it must be."""
+        ceiling = body.get("max_tokens")
+        context = await self._context(ep, body["model"])
+        if context is None or not isinstance(ceiling, int) or ceiling + bound <= context:
+            return body
+        counted = await self._count(ep, body)
+        chosen = fit(ceiling, context, bound if counted is None else counted, counted=counted is not None)
+        if not chosen.lowered:
+            return body
+        label = call_label.get()
+        if (label, ep.url) not in self._noted:
+            self._noted.add((label, ep.url))
+            log.warning(lowered_note(label, ceiling, context, ep.url, chosen.counted))
+        return {**body, "max_tokens": chosen.max_tokens}
 
     # -- calls -------------------------------------------------------------------------------------
-    async def _post(self, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], _Endpoint, float, int]:
+    async def _post(self, path: str, body: dict[str, Any], bound: int) -> tuple[dict[str, Any], Endpoint, float, int]:
         cfg = self.config
-        payload = _dumps(body)
+        sent: dict[str, Any] | None = None
+        payload = b""
         last: LLMError | None = None
         attempt = 0
-        while attempt <= cfg.max_retries or self._fleet_down():
+        while attempt <= cfg.max_retries or self.pool.fleet_down():
             attempt += 1
-            ep = await self._pick()
-            ep.in_flight += 1
+            ep = await self.pool.pick()
+            ep.in_flight += 1  # before any await, so that concurrent picks see the load
             t0 = time.perf_counter()
             status, raw, err = 0, b"", None
             try:
+                fitted = await self._fitted(ep, body, bound)
+                if fitted is not sent:
+                    sent, payload = fitted, dumps(fitted)
                 async with self._sess().post(ep.url + path, data=payload, headers=self._headers) as resp:
                     status = resp.status
                     raw = await resp.read()
             except asyncio.TimeoutError:
                 err = LLMError("timeout", f"no answer within {cfg.timeout_s:g}s", retryable=True)
             except (aiohttp.ClientError, OSError) as exc:
-                err = LLMError("connection", _one_line(str(exc) or type(exc).__name__), retryable=True)
+                err = LLMError("connection", one_line(str(exc) or type(exc).__name__), retryable=True)
             finally:
                 ep.in_flight -= 1
             latency = (time.perf_counter() - t0) * 1000
             if err is None and status == 200:
                 try:
-                    data = _loads(raw)
+                    data = loads(raw)
                     if not isinstance(data, dict) or not data.get("choices"):
                         raise ValueError("no choices")
-                    ep.failures, ep.down_since, ep.ejected_until = 0, None, 0.0
-                    ep.requests += 1
+                    if usage_counts(data) is None:
+                        raise ValueError("bad usage")
+                    self.pool.succeeded(ep)
                     return data, ep, latency, attempt
                 except ValueError:
-                    err = LLMError("malformed", f"unparseable completion body: {_one_line(raw.decode('utf-8', 'replace'), 120)}", status=200, retryable=True)
+                    err = LLMError("malformed", f"unparseable completion body: {one_line(raw.decode('utf-8', 'replace'), 120)}", status=200, retryable=True)
             elif err is None:
                 message = error_message(raw)
                 retryable = status == 429 or status >= 500
                 kind = "model" if status == 404 and "model" in message.lower() else "http"
+                kind = "context" if is_context_error(status, message) else kind
                 err = LLMError(kind, message, status=status, retryable=retryable)
             err.endpoint, err.attempts = ep.url, attempt
             if not err.retryable:
                 raise err
             if err.status != 429:
-                self._failed(ep)
+                self.pool.failed(ep)
             last = err
-            if attempt > cfg.max_retries and self._fleet_down():
+            if attempt > cfg.max_retries and self.pool.fleet_down():
                 continue  # an outage, not this request's fault: wait in _pick for recovery or EndpointsDown
             if attempt <= cfg.max_retries:
                 await asyncio.sleep(random.uniform(0, min(cfg.backoff_max_s, cfg.backoff_base_s * 2 ** (attempt - 1))))
@@ -240,7 +220,7 @@ class HttpClient:
             body["add_generation_prompt"] = False
         if response_format is not None:
             body["response_format"] = response_format
-        data, ep, latency, attempts = await self._post("/chat/completions", body)
+        data, ep, latency, attempts = await self._post("/chat/completions", body, prompt_bound(messages))
         try:
             choice = data["choices"][0]
             msg = choice.get("message") or {}
@@ -253,7 +233,7 @@ class HttpClient:
     async def complete(self, prompt: str, sampling: Sampling) -> Completion:
         body = request_body(self._model or await self.model_name(), sampling)
         body["prompt"] = prompt
-        data, ep, latency, attempts = await self._post("/completions", body)
+        data, ep, latency, attempts = await self._post("/completions", body, prompt_bound(prompt=prompt))
         try:
             choice = data["choices"][0]
             text = choice.get("text") or ""
@@ -262,19 +242,18 @@ class HttpClient:
         return self._finish(data, choice, text, None, ep, latency, attempts)
 
     def _finish(self, data: dict[str, Any], choice: dict[str, Any], text: Any, reasoning: Any,
-                ep: _Endpoint, latency: float, attempts: int) -> Completion:
+                ep: Endpoint, latency: float, attempts: int) -> Completion:
         if not isinstance(text, str) or (reasoning is not None and not isinstance(reasoning, str)):
             raise LLMError("malformed", "completion content is not text", endpoint=ep.url, attempts=attempts)
         if not text.strip() and not (reasoning or "").strip():
             raise LLMError("empty", f"the model returned no text (finish_reason={choice.get('finish_reason')})", endpoint=ep.url, attempts=attempts)
-        usage = data.get("usage") or {}
-        completion_tokens = int(usage.get("completion_tokens") or 0)
+        prompt_tokens, completion_tokens = usage_counts(data) or (0, 0)
         ep.completion_tokens += completion_tokens
         return Completion(
             text=text,
             reasoning=reasoning,
             finish_reason=choice.get("finish_reason"),
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             latency_ms=latency,
             endpoint=ep.url,

@@ -53,6 +53,7 @@ class EndpointConfig(BaseModel):
     api_key: str = Field("EMPTY", description="Bearer token sent to the endpoint(s).")
     timeout_s: float = Field(600.0, gt=0, description="Per-request time-out in seconds.")
     connect_timeout_s: float = Field(10.0, gt=0, description="TCP connect time-out in seconds.")
+    discovery_timeout_s: float = Field(15.0, gt=0, description="Time-out for /v1/models and /tokenize, which answer at once when the server is up.")
     max_retries: int = Field(4, ge=0, le=20, description="Retries after the first attempt for 429/5xx/time-outs/drops.")
     backoff_base_s: float = Field(0.5, ge=0, description="First back-off delay; doubles per retry, with full jitter.")
     backoff_max_s: float = Field(30.0, ge=0, description="Cap on one back-off delay.")
@@ -104,9 +105,10 @@ class RunConfig(BaseModel):
         return self.sampling.merged(self.node_sampling.get(node))
 
 
-# Small-model profile for the embedded CPU default (~70 tok/s, one request at a time).
+# Small-model profile for the embedded SmolLM2-135M on a CPU: short answers (it writes at tens of tokens/s
+# per request and rambles up to any limit) and evaluators pre-filled with "We should" (it ignores output
+# formats). Engine needs (e.g. llama.cpp's ContGen through completions) come from the engine's module.
 EMBEDDED_PROFILE: dict[str, Any] = {
-    "contgen_api": "completions",
     "evaluator_prefill": "We should",
     "sampling": {"max_tokens": 384},
     "node_sampling": {"evaluate": {"max_tokens": 160}, "query": {"max_tokens": 160}},

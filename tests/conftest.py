@@ -10,7 +10,9 @@ import pytest
 
 sys.path.append(str(Path(__file__).parent))
 
+import vllm_session
 from stub_server import StubServer
+from vllm_session import VllmServer
 
 
 @pytest.fixture
@@ -19,3 +21,11 @@ def stub() -> Iterator[StubServer]:
     server = StubServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def vllm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmServer]:
+    """The session's real vLLM server (slow tests only: it takes about a minute to start on 2 cores)."""
+    proc, server = vllm_session.start(tmp_path_factory.mktemp("vllm"))
+    yield server
+    vllm_session.stop(proc, server)

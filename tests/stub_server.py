@@ -55,6 +55,10 @@ class StubServer:
     requests: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
     host: str = "127.0.0.1"
+    # Like vLLM: report the context in /v1/models, refuse prompt + max_tokens beyond it (400), count at /tokenize.
+    max_model_len: int | None = None
+    tokenize: bool = True
+    tokenize_requests: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.faults.seed)
@@ -62,6 +66,7 @@ class StubServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self.count = 0
+        self.refused = 0  # requests refused for not fitting max_model_len
 
     @property
     def url(self) -> str:
@@ -83,12 +88,25 @@ class StubServer:
                 break
         return chosen(body) if callable(chosen) else chosen
 
+    def prompt_tokens(self, body: dict[str, Any]) -> int:
+        """The stub's token count of a request's prompt: a quarter of its characters plus 4 per turn."""
+        return len(self._text_of(body)) // 4 + 4 * len(body.get("messages", [None]))
+
+    def _over_context(self, body: dict[str, Any]) -> str | None:
+        if self.max_model_len is None:
+            return None
+        prompt, asked = self.prompt_tokens(body), body.get("max_tokens") or 0
+        if prompt + asked <= self.max_model_len:
+            return None
+        return (f"This model's maximum context length is {self.max_model_len} tokens. However, you requested "
+                f"{asked} output tokens and your prompt contains {prompt} input tokens.")
+
     def _completion(self, body: dict[str, Any], reply: Any) -> dict[str, Any]:
         if isinstance(reply, dict):
             content, reasoning = reply.get("content", ""), reply.get("reasoning_content")
         else:
             content, reasoning = str(reply), None
-        usage = {"prompt_tokens": len(self._text_of(body)) // 4, "completion_tokens": max(1, len(content) // 4)}
+        usage = {"prompt_tokens": self.prompt_tokens(body), "completion_tokens": max(1, len(content) // 4)}
         if "messages" in body:
             message: dict[str, Any] = {"role": "assistant", "content": content}
             if reasoning is not None:
@@ -102,7 +120,16 @@ class StubServer:
 
     # -- handlers ----------------------------------------------------------------------------------
     async def _models(self, request: web.Request) -> web.Response:
-        return web.json_response({"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]})
+        extra = {} if self.max_model_len is None else {"max_model_len": self.max_model_len}
+        return web.json_response({"object": "list", "data": [{"id": m, "object": "model", **extra} for m in self.models]})
+
+    async def _tokenize(self, request: web.Request) -> web.Response:
+        if not self.tokenize:
+            return web.json_response({"detail": "Not Found"}, status=404)
+        body = await request.json()
+        self.tokenize_requests.append(body)
+        count = self.prompt_tokens(body)
+        return web.json_response({"count": count, "max_model_len": self.max_model_len, "tokens": list(range(count))})
 
     async def _complete(self, request: web.Request) -> web.StreamResponse:
         self.count += 1
@@ -116,6 +143,10 @@ class StubServer:
             return web.json_response(
                 {"object": "error", "message": f"The model `{body.get('model')}` does not exist.", "code": 404}, status=404
             )
+        too_long = self._over_context(body)
+        if too_long:
+            self.refused += 1
+            return web.json_response({"object": "error", "message": too_long, "code": 400}, status=400)
         if self.latency_ms:
             await asyncio.sleep(self.latency_ms / 1000)
         f, roll = self.faults, self._rng.random()
@@ -147,6 +178,7 @@ class StubServer:
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/chat/completions", self._complete)
         app.router.add_post("/v1/completions", self._complete)
+        app.router.add_post("/tokenize", self._tokenize)
         return app
 
     # -- lifecycle ---------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
-"""Serving: the vLLM command, startup failures of the embedded server, reuse, and (slow) the real
-SmolLM2 server answering a chat and leaving no process behind."""
+"""Serving: the vLLM commands, engine choice, startup failures of a server process, reuse, and the process
+group leaving nothing behind. The real vLLM server is driven in tests/graph/test_vllm_real.py."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shlex
@@ -11,7 +12,6 @@ import sys
 import textwrap
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,17 +19,17 @@ from typing import Any
 
 import pytest
 
-from graph.embedded import (
-    MODEL_ALIAS,
-    EmbeddedServer,
-    PortState,
-    ServeError,
-    cpu_threads,
-    llama_server_command,
-    probe,
-)
-from graph.serve import endpoints_or_embedded, main
-from graph.vllm_cmd import reasoning_note, vllm_command
+from graph import serve_vllm
+from graph.serve import embedded_server, endpoints_or_embedded, engine_name, main
+from graph.serve_llamacpp import MODEL_ALIAS, llama_server_command
+from graph.serve_probe import PortState, probe
+from graph.serve_process import Launch, ServeError, ServerProcess, cpu_threads
+from graph.vllm_cmd import API_SERVER, reasoning_note, vllm_command
+
+
+def process(command: list[str], port: int, **kw: Any) -> ServerProcess:
+    """A server process for `command` (a stand-in program: these tests are about the life cycle)."""
+    return ServerProcess(Launch(command, "fake", "fake"), port=port, **kw)
 
 # -- vLLM command ------------------------------------------------------------------------------------
 
@@ -53,7 +53,7 @@ from graph.vllm_cmd import reasoning_note, vllm_command
 )
 def test_reasoning_parser_follows_the_model_family(model: str, parser: str | None) -> None:
     cmd = vllm_command(model)
-    assert cmd[:3] == ["vllm", "serve", model]
+    assert cmd[:5] == [sys.executable, "-m", API_SERVER, "--model", model]
     if parser is None:
         assert "--reasoning-parser" not in cmd
     else:
@@ -70,8 +70,8 @@ def test_full_command_for_a_sharded_qwen3() -> None:
         served_model_name="qwen3-32b",
         extra_args=["--max-model-len", "40960"],
     )
-    assert shlex.join(cmd) == (
-        "vllm serve Qwen/Qwen3-32B --tensor-parallel-size 4 --data-parallel-size 2 --reasoning-parser qwen3 "
+    assert shlex.join(cmd[3:]) == (
+        "--model Qwen/Qwen3-32B --tensor-parallel-size 4 --data-parallel-size 2 --reasoning-parser qwen3 "
         "--served-model-name qwen3-32b --host 0.0.0.0 --port 8001 --max-model-len 40960"
     )
 
@@ -99,20 +99,56 @@ def test_cli_dry_run_prints_the_command(capsys: pytest.CaptureFixture[str]) -> N
     argv = ["--backend", "vllm", "--model", "Qwen/Qwen3-32B", "--tensor-parallel-size", "4", "--dry-run"]
     assert main([*argv, "--", "--gpu-memory-utilization", "0.9"]) == 0
     out = capsys.readouterr()
-    assert out.out.strip() == (
-        "vllm serve Qwen/Qwen3-32B --tensor-parallel-size 4 --reasoning-parser qwen3 --port 8000 "
+    assert out.out.strip() == shlex.join([sys.executable, "-m", API_SERVER]) + (
+        " --model Qwen/Qwen3-32B --tensor-parallel-size 4 --reasoning-parser qwen3 --port 8000 "
         "--gpu-memory-utilization 0.9"
     )
     assert "reasoning parser: qwen3" in out.err
 
 
 def test_cli_without_vllm_installed_gives_one_line(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))  # no `vllm` executable anywhere
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real_find_spec(name, *a))
     assert main(["--backend", "vllm", "--model", "Qwen/Qwen3-32B"]) == 2
-    err_lines = capsys.readouterr().err.strip().splitlines()
-    assert err_lines[-1].startswith("error: vLLM is not installed")
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: vLLM is not installed")
+    assert main(["--backend", "vllm", "--port", str(free_port())]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: vLLM is not installed")
+
+
+def test_embedded_vllm_command_serves_the_converted_smollm2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(serve_vllm, "embedded_model_dir", lambda: tmp_path / "smollm2")
+    monkeypatch.setattr(serve_vllm, "check_installed", lambda: None)
+    assert main(["--port", "8999", "--dry-run", "--", "--reasoning-parser", "olmo3"]) == 0
+    cmd = shlex.split(capsys.readouterr().out.strip())
+    assert cmd[:5] == [sys.executable, "-m", API_SERVER, "--model", str(tmp_path / "smollm2")]
+    text = " ".join(cmd)
+    assert "--served-model-name smollm2-135m-instruct" in text and "--port 8999" in text
+    assert "--enforce-eager" in text and "--max-model-len 8192" in text and text.endswith("--reasoning-parser olmo3")
+
+
+def test_engine_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MUSER_EMBEDDED_ENGINE", raising=False)
+    assert engine_name() == "vllm"
+    monkeypatch.setenv("MUSER_EMBEDDED_ENGINE", "LlamaCpp")
+    assert engine_name() == "llamacpp"
+    assert engine_name("vllm") == "vllm"
+    monkeypatch.setenv("MUSER_EMBEDDED_ENGINE", "tgi")
+    with pytest.raises(ServeError, match="unknown embedded engine 'tgi'"):
+        engine_name()
+
+
+def test_vllm_with_cuda_companions_on_a_cpu_machine_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(torch.version, "cuda", None)
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: object() if name in ("vllm", "torchvision") else real_find_spec(name, *a))
+    with pytest.raises(ServeError, match="pip uninstall -y torchvision"):
+        serve_vllm.check_installed()
 
 
 # -- embedded server startup failures ---------------------------------------------------------------
@@ -183,10 +219,10 @@ def test_port_taken_by_another_program(html_server: int, capsys: pytest.CaptureF
     assert probe("127.0.0.1", html_server)[0] is PortState.FOREIGN
     expected = f"port {html_server} is in use by another program; pass --port"
     with pytest.raises(ServeError, match=expected):
-        EmbeddedServer(port=html_server, command=[sys.executable, "-c", "pass"]).start()
+        process([sys.executable, "-c", "pass"], html_server).start()
     with pytest.raises(ServeError, match=expected), endpoints_or_embedded([], port=html_server, log=print):
         pytest.fail("must not yield")
-    assert main(["--port", str(html_server), "--quiet"]) == 2
+    assert main(["--backend", "llamacpp", "--model-file", __file__, "--port", str(html_server), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("error: ")
 
@@ -204,10 +240,9 @@ def test_busy_openai_server_is_recognised_by_its_routes() -> None:
 
 def test_missing_model_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "missing.gguf"
-    with pytest.raises(ServeError, match=r"model file .*missing\.gguf not found; pass --model-file"):
-        EmbeddedServer(model_file=missing, port=free_port()).start()
-    assert main(["--model-file", str(missing), "--port", str(free_port())]) == 2
-    assert capsys.readouterr().err.count("\n") == 1
+    assert main(["--backend", "llamacpp", "--model-file", str(missing), "--port", str(free_port())]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "missing.gguf not found; pass --model-file" in err
 
 
 def test_crash_at_startup_reports_the_last_stderr_line() -> None:
@@ -215,7 +250,7 @@ def test_crash_at_startup_reports_the_last_stderr_line() -> None:
         "import sys, time; print('loading model', file=sys.stderr); time.sleep(0.3); "
         "print('ValueError: Failed to load model from file: broken.gguf', file=sys.stderr); sys.exit(3)"
     )
-    server = EmbeddedServer(port=free_port(), command=[sys.executable, "-c", script])
+    server = process([sys.executable, "-c", script], free_port())
     with pytest.raises(ServeError) as info:
         server.start()
     message = str(info.value)
@@ -224,9 +259,7 @@ def test_crash_at_startup_reports_the_last_stderr_line() -> None:
 
 
 def test_startup_time_out_stops_the_process() -> None:
-    server = EmbeddedServer(
-        port=free_port(), startup_timeout=1.0, command=[sys.executable, "-c", "import time; time.sleep(60)"]
-    )
+    server = process([sys.executable, "-c", "import time; time.sleep(60)"], free_port(), startup_timeout=1.0)
     began = time.monotonic()
     with pytest.raises(ServeError, match=r"did not answer on .* within 1s"):
         server.start()
@@ -260,9 +293,7 @@ def test_stop_leaves_no_process_of_the_group(tmp_path: Path) -> None:
     script.write_text(FAKE_OPENAI)
     port = free_port()
     pid_file = tmp_path / "grandchild.pid"
-    server = EmbeddedServer(
-        port=port, command=[sys.executable, str(script), str(port), str(pid_file)]
-    ).start()
+    server = process([sys.executable, str(script), str(port), str(pid_file)], port).start()
     pid = server.pid
     assert pid is not None and probe("127.0.0.1", port) == (PortState.OPENAI, ["fake"])
     grandchild = int(pid_file.read_text())
@@ -287,51 +318,43 @@ def test_running_openai_server_is_reused_and_left_running(stub: Any) -> None:
     assert logs and "reusing" in logs[0] and "stub-model" in logs[0]
 
 
-# -- the real embedded model (slow) -------------------------------------------------------------------
+# -- embedded_server's life cycle, on a stand-in engine -----------------------------------------------
 
 
-def server_pids(port: int) -> list[int]:
-    """Pids of llama.cpp servers started for `port` (Linux /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except (OSError, ValueError):
-            continue
-        if b"llama_cpp.server" in argv and str(port).encode() in argv:
-            found.append(int(entry.name))
-    return found
+@pytest.fixture
+def fake_engine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Register an engine `fake` that serves FAKE_OPENAI; returns the file its grandchild's pid lands in."""
+    import types
+
+    from graph import serve
+
+    script, pid_file = tmp_path / "fake_openai.py", tmp_path / "grandchild.pid"
+    script.write_text(FAKE_OPENAI)
+
+    def launch(*, host: str, port: int) -> Launch:
+        return Launch([sys.executable, str(script), str(port), str(pid_file)], "fake", "fake", startup_timeout=30)
+
+    module = types.SimpleNamespace(launch=launch, PROFILE={"contgen_api": "completions"}, CONCURRENCY=3)
+    monkeypatch.setitem(serve.ENGINES, "fake", module)
+    return pid_file
 
 
-def chat(url: str, text: str) -> str:
-    body = {"model": MODEL_ALIAS, "messages": [{"role": "user", "content": text}], "max_tokens": 48}
-    req = urllib.request.Request(
-        f"{url}/chat/completions", json.dumps(body).encode(), {"Content-Type": "application/json"}
-    )
-    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via an env proxy
-    with direct.open(req, timeout=120) as resp:
-        return str(json.load(resp)["choices"][0]["message"]["content"])
-
-
-@pytest.mark.slow
-def test_real_embedded_server_answers_is_reused_and_stops() -> None:
+def test_embedded_server_starts_reuses_and_stops(fake_engine: Path) -> None:
     port, logs = free_port(), []
-    with endpoints_or_embedded([], port=port, log=logs.append) as urls:
-        assert urls == [f"http://127.0.0.1:{port}/v1"]
-        pids = server_pids(port)
-        assert len(pids) == 1
-        assert chat(urls[0], "In one sentence, why drink water when you have a fever?").strip()
+    with embedded_server(port=port, log=logs.append, engine="fake") as emb:
+        assert emb.url == f"http://127.0.0.1:{port}/v1" and emb.concurrency == 3
+        assert emb.profile == {"contgen_api": "completions"}
+        grandchild = int(fake_engine.read_text())
         with endpoints_or_embedded([], port=port, log=logs.append) as again:
-            assert again == urls
+            assert again == [emb.url]
         assert probe("127.0.0.1", port)[0] is PortState.OPENAI  # the inner reuse did not stop it
-    assert not alive(pids[0]) and probe("127.0.0.1", port)[0] is PortState.FREE
-    assert any("reusing" in line for line in logs) and logs[-1] == "embedded server stopped"
+    assert not alive(grandchild) and probe("127.0.0.1", port)[0] is PortState.FREE
+    assert any("reusing the llamacpp server" in line for line in logs) and logs[-1] == "embedded server stopped"
 
 
-@pytest.mark.slow
-def test_real_embedded_server_stops_on_keyboard_interrupt() -> None:
+def test_embedded_server_stops_on_keyboard_interrupt(fake_engine: Path) -> None:
     port = free_port()
-    with pytest.raises(KeyboardInterrupt), endpoints_or_embedded([], port=port, log=lambda _: None):
-        pids = server_pids(port)
+    with pytest.raises(KeyboardInterrupt), embedded_server(port=port, log=lambda _: None, engine="fake"):
+        grandchild = int(fake_engine.read_text())
         raise KeyboardInterrupt
-    assert pids and not any(alive(p) for p in pids) and server_pids(port) == []
+    assert not alive(grandchild) and probe("127.0.0.1", port)[0] is PortState.FREE
