@@ -178,3 +178,12 @@ def test_given_responses_refuse_repeats(
     db = tmp_path / "g.sqlite"
     assert main(run_args(None, grader, db, "--responses", str(answers), "--n-repeats", "2")) == 2
     assert "--n-repeats" in capsys.readouterr().err and not db.exists()
+
+
+def test_structured_output_is_refused_with_the_reference_prompt(
+    policy: StubServer, grader: StubServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "p.sqlite"
+    assert main(run_args(policy, grader, db, "--grader-structured", "on")) == 2
+    err = capsys.readouterr().err
+    assert "applies to --grader-prompt muser" in err and err.count("\n") == 1 and not db.exists()
