@@ -15,7 +15,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from eval.grader import GRADE_FORMAT, Grader, choose_format
+from eval.grading import REFERENCE, REFERENCE_SYSTEM, GradingSetup, default_grader_model, sha256
 from nodes.llm import ChatClient
+from prompts.loader import Prompt
 from state.config import EndpointConfig, Sampling
 from state.resolve import format_validation_error
 
@@ -27,7 +29,10 @@ class SetupError(RuntimeError):
 def endpoints(
     stack: ExitStack, args: argparse.Namespace, log: Callable[[str], None]
 ) -> tuple[list[str], list[str]]:
-    """(policy URLs, grader URLs); one embedded server (kept open on `stack`) serves every role without a URL."""
+    """(policy URLs, grader URLs); one embedded server (kept open on `stack`) serves every role without a URL.
+
+    No policy URLs are needed when answers are given (--responses) or the command has no policy (eval.meta).
+    """
     embedded: list[str] = []
 
     def start() -> list[str]:
@@ -46,7 +51,8 @@ def endpoints(
             raise SetupError(f"{exc} (or pass --base-url and --grader-base-url)") from None
         return embedded
 
-    policy = list(args.base_url) or ([] if args.responses else start())
+    need_policy = not getattr(args, "responses", None) and hasattr(args, "base_url")
+    policy = list(getattr(args, "base_url", [])) or (start() if need_policy else [])
     grader = list(args.grader_base_url) or start()
     return policy, grader
 
@@ -64,7 +70,7 @@ async def output_format(
     args: argparse.Namespace, urls: list[str], model: str, sampling: Sampling, log: Callable[[str], None]
 ) -> dict[str, Any] | None:
     """The grader's response_format: forced by --grader-structured on/off, else probed once."""
-    if args.grader_structured != "auto":
+    if args.grader_structured in ("on", "off"):
         return GRADE_FORMAT if args.grader_structured == "on" else None
     from nodes.llm_http import HttpClient
 
@@ -79,39 +85,78 @@ async def output_format(
 
 
 @asynccontextmanager
+async def open_grader(
+    args: argparse.Namespace,
+    urls: list[str],
+    sampling: Sampling,
+    template: Prompt,
+    log: Callable[[str], None],
+) -> AsyncIterator[tuple[Grader, GradingSetup]]:
+    """The grader for `--grader-prompt` and the setup it grades with; the model is checked before any work.
+
+    reference: a system turn, plain text parsed strictly; muser: no system turn, structured output probed.
+    """
+    from nodes.llm_http import HttpClient
+
+    model = default_grader_model(urls, args.grader_model)
+    client = HttpClient(
+        _endpoint(urls, model, "MUSER_GRADER_API_KEY", "--grader-base-url"), concurrency=args.concurrency
+    )
+    try:
+        grader_model = await client.model_name()
+        reference = args.grader_prompt == REFERENCE
+        form = None if reference else await output_format(args, urls, grader_model, sampling, log)
+        system = REFERENCE_SYSTEM if reference else None
+        grader = Grader(
+            client,
+            sampling,
+            retries=args.grader_retries,
+            response_format=form,
+            system=system,
+            strict=reference,
+        )
+        setup = GradingSetup(
+            prompt=args.grader_prompt,
+            prompt_sha256=sha256(template.text),
+            model=grader_model,
+            system=system,
+            temperature=sampling.temperature,
+            max_tokens=sampling.max_tokens,
+            output="plain" if form is None else str(form["type"]),
+        )
+        yield grader, setup
+    finally:
+        await client.aclose()
+
+
+@asynccontextmanager
 async def open_clients(
     args: argparse.Namespace,
     policy_urls: list[str],
     grader_urls: list[str],
     need_policy: bool,
     grader_sampling: Sampling,
+    template: Prompt,
     log: Callable[[str], None],
-) -> AsyncIterator[tuple[ChatClient | None, Grader, tuple[str, str]]]:
-    """(policy client or None, grader, (responder name, grader model)); models are checked before any work.
+) -> AsyncIterator[tuple[ChatClient | None, Grader, str, GradingSetup]]:
+    """(policy client or None, grader, responder name, grading setup); models are checked before any work.
 
     The responder is the served policy model, or for given responses --model or "responses:<file name>".
     """
     from nodes.llm_http import HttpClient
 
-    grader_client = HttpClient(
-        _endpoint(grader_urls, args.grader_model, "MUSER_GRADER_API_KEY", "--grader-base-url"),
-        concurrency=args.concurrency,
-    )
     policy_client = None
     if need_policy:
         policy_client = HttpClient(
             _endpoint(policy_urls, args.model, "MUSER_API_KEY", "--base-url"), concurrency=args.concurrency
         )
     try:
-        grader_model = await grader_client.model_name()
-        if policy_client is not None:
-            responder = await policy_client.model_name()
-        else:
-            responder = args.model or f"responses:{args.responses.name}"
-        form = await output_format(args, grader_urls, grader_model, grader_sampling, log)
-        grader = Grader(grader_client, grader_sampling, retries=args.grader_retries, response_format=form)
-        yield policy_client, grader, (responder, grader_model)
+        async with open_grader(args, grader_urls, grader_sampling, template, log) as (grader, setup):
+            if policy_client is not None:
+                responder = await policy_client.model_name()
+            else:
+                responder = args.model or f"responses:{args.responses.name}"
+            yield policy_client, grader, responder, setup
     finally:
-        await grader_client.aclose()
         if policy_client is not None:
             await policy_client.aclose()

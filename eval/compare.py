@@ -1,9 +1,9 @@
 """`python -m eval.compare a.sqlite b.sqlite …`: runs side by side, shaped like the paper's ablation tables.
 
-Rows are stores (one per policy), columns Full, Hard and the five axes (axes from the Full run). A store's
-Full and Hard scores are its latest finished runs labelled full and hard: `eval.healthbench` labels a run
-hard when its data file name contains "hard" (or when given --subset hard), so grade the hard file into
-the same --db as the main one; its responses are reused because the hard prompts are main-set prompts.
+Rows are stores (one per policy), columns Full, Hard, Consensus and the five axes (axes from the Full run).
+A store's scores are its latest finished run per subset, or the runs picked with PATH@ID; a second table
+gives each run's n, failures and grading setup. Runs graded differently are refused unless
+--allow-mixed-graders is given.
 """
 
 from __future__ import annotations
@@ -17,18 +17,60 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from eval.report import AXIS_KEYS, pretty
+from eval.compare_table import (
+    INCOMPLETE,
+    SAMPLE,
+    grading_conflicts,
+    grading_of,
+    markdown_table,
+    runs_table,
+)
+from eval.grading import describe
 from eval.store import EvalStore, StoreError
 
 
-def latest_runs(path: Path, grader: str | None = None) -> dict[str, dict[str, Any]]:
-    """{subset: latest finished run} in one store, optionally only runs graded by `grader`."""
+def parse_spec(spec: str) -> tuple[Path, list[int] | None]:
+    """A positional store: PATH, or PATH@ID[,ID…] to pick the runs shown (one per subset)."""
+    if Path(spec).exists() or "@" not in spec:
+        return Path(spec), None
+    path, _, ids = spec.rpartition("@")
+    try:
+        chosen = [int(i) for i in ids.split(",")]
+    except ValueError:
+        raise StoreError(f"{spec!r}: after @ give run ids such as @3 or @3,5 (see --list)") from None
+    return Path(path), chosen
+
+
+def stored_runs(path: Path) -> list[dict[str, Any]]:
     store = EvalStore(path, create=False)
     try:
-        runs = store.finished_runs()
+        return store.finished_runs()
     finally:
         store.close()
-    chosen: dict[str, dict[str, Any]] = {}
+
+
+def pick_runs(
+    path: Path, ids: list[int] | None = None, grader: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """{subset: run} in one store: the runs with the given ids, else the latest finished one per subset."""
+    runs = stored_runs(path)
+    if ids is not None:
+        by_id = {run["id"]: run for run in runs}
+        chosen: dict[str, dict[str, Any]] = {}
+        for run_id in ids:
+            run = by_id.get(run_id)
+            if run is None:
+                raise StoreError(
+                    f"--db {path} has no finished run {run_id}; see python -m eval.compare --list"
+                )
+            if run["subset"] in chosen:
+                raise StoreError(
+                    f"--db {path}: runs {chosen[run['subset']]['id']} and {run_id} are both {run['subset']}; "
+                    "pick one run per subset"
+                )
+            chosen[run["subset"]] = run
+        return chosen
+    chosen = {}
     for run in runs:
         if grader is None or run["grader"] == grader:
             chosen[run["subset"]] = run
@@ -40,27 +82,6 @@ def latest_runs(path: Path, grader: str | None = None) -> dict[str, dict[str, An
     return chosen
 
 
-def _pct(run: dict[str, Any] | None, key: str) -> str:
-    value = None if run is None else run["report"]["metrics"].get(key)
-    return "–" if value is None else f"{100 * value:.1f}"
-
-
-def markdown_table(rows: Sequence[tuple[str, dict[str, dict[str, Any]]]]) -> str:
-    """Markdown with one row per labelled store: Full | Hard | five axes, in percent."""
-    header = ["Run", "Full", "Hard", *(pretty(k).capitalize() for k in AXIS_KEYS)]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
-    for label, runs in rows:
-        full, hard = runs.get("full"), runs.get("hard")
-        cells = [
-            label.replace("|", "\\|"),
-            _pct(full, "overall_score"),
-            _pct(hard, "overall_score"),
-            *(_pct(full, key) for key in AXIS_KEYS),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m eval.compare",
@@ -68,12 +89,20 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "dbs", nargs="+", type=Path, help="evaluation stores written by eval.healthbench, one per run"
+        "dbs",
+        nargs="+",
+        help="stores written by eval.healthbench, one per row; PATH@ID[,ID] picks runs (see --list)",
     )
     p.add_argument("--labels", nargs="+", help="row names, one per db (default: the db file names)")
     p.add_argument(
         "--grader", help="only use runs graded by this grader model (default: each store's latest)"
     )
+    p.add_argument(
+        "--allow-mixed-graders",
+        action="store_true",
+        help="show runs graded with different setups in one table (default: refuse, naming the differences)",
+    )
+    p.add_argument("--list", action="store_true", help="list every finished run of each store and exit")
     p.add_argument(
         "--out", type=Path, help="markdown file to write (default: compare.md beside the first db)"
     )
@@ -83,29 +112,57 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def list_runs(paths: list[Path]) -> str:
+    """Every finished run of each store, one line each, for choosing runs with PATH@ID."""
+    lines = []
+    for path in paths:
+        for run in stored_runs(path):
+            report = run["report"]
+            n = report["n_samples"].get("overall_score", 0)
+            score = report.get("score")
+            shown = "–" if score is None else f"{100 * score:.1f}"
+            lines.append(
+                f"{path}@{run['id']}  {run['subset']:<9} {run['data']}  score {shown}  n {n}  "
+                f"{run['started']}  {describe(grading_of(run))}"
+            )
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Print the table and write it; exit 2 on a missing, foreign or empty store."""
+    """Print the tables and write them; exit 2 on a missing, foreign or empty store or mixed grading."""
     parser = build_parser()
     args = parser.parse_args(argv)
     err = Console(stderr=True, soft_wrap=True, highlight=False)
-    labels = args.labels or [db.stem for db in args.dbs]
-    if len(labels) != len(args.dbs):
-        parser.error(f"--labels gives {len(labels)} names for {len(args.dbs)} dbs")
     try:
-        rows = [(label, latest_runs(db, args.grader)) for label, db in zip(labels, args.dbs, strict=True)]
+        specs = [parse_spec(spec) for spec in args.dbs]
+        if args.list:
+            print(list_runs([path for path, _ in specs]), end="")
+            return 0
+        labels = args.labels or [path.stem for path, _ in specs]
+        if len(labels) != len(specs):
+            parser.error(f"--labels gives {len(labels)} names for {len(specs)} dbs")
+        rows = [
+            (label, pick_runs(path, ids, args.grader))
+            for label, (path, ids) in zip(labels, specs, strict=True)
+        ]
     except StoreError as exc:
         err.print(f"error: {exc}", markup=False)
         return 2
-    graders = sorted({run["grader"] for _, runs in rows for run in runs.values()})
-    if len(graders) > 1:
+    conflicts = grading_conflicts(rows)
+    if conflicts and not args.allow_mixed_graders:
         err.print(
-            "warning: the runs were graded by different graders ("
-            + escape(", ".join(graders))
-            + "); pass --grader to compare like with like"
+            "error: the runs were graded differently ("
+            + "; ".join(conflicts)
+            + "); regrade them alike, pick runs with PATH@ID, or pass --allow-mixed-graders",
+            markup=False,
         )
-    table = markdown_table(rows)
+        return 2
+    for line in conflicts:
+        err.print(f"warning: graded differently: {line}", markup=False)
+    legend = f"\n{INCOMPLETE} incomplete run, {SAMPLE} --n sample; details below.\n\n"
+    table = markdown_table(rows) + legend + runs_table(rows)
     print(table, end="")
-    out = args.out or args.dbs[0].parent / "compare.md"
+    out = args.out or specs[0][0].parent / "compare.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(table, encoding="utf-8")
     err.print(f"table written to {escape(str(out))}")

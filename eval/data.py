@@ -7,6 +7,7 @@ fix, because a silently skipped row would change the benchmark being reported.
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -98,8 +99,10 @@ def parse_example(row: Any, source: str, line: int) -> Example:
         criterion, points = item.get("criterion"), item.get("points")
         if not isinstance(criterion, str) or not criterion.strip():
             fail(f"rubrics[{i}].criterion must be a non-empty string")
-        if isinstance(points, bool) or not isinstance(points, int | float) or points != points:
+        if isinstance(points, bool) or not isinstance(points, int | float):
             fail(f"rubrics[{i}].points must be a number (negative for behaviour to avoid), got {points!r}")
+        if not math.isfinite(points):
+            fail(f"rubrics[{i}].points is {points!r}; give a finite number such as 5 or -3")
         tags = _check_tags(item.get("tags", []), f"rubrics[{i}].tags", fail)
         items.append(RubricItem(criterion, points, tags))
     if not any(item.points > 0 for item in items):

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field, StrictBool
 
 from eval.data import Example, RubricItem
+from eval.store import digest
 from nodes.llm import ChatClient, EndpointsDown, LLMError
 from nodes.parsing import split_reasoning
 from prompts.loader import Prompt, load_prompt
@@ -59,10 +60,21 @@ def render_conversation(prompt: Sequence[dict[str, str]], response: str) -> str:
     return "\n\n".join(f"{t['role']}: {t['content']}" for t in turns)
 
 
-def grader_prompt(example: Example, response: str, item: RubricItem, template: Prompt | None = None) -> str:
-    """The full grader prompt for one item (its hash identifies a stored grade)."""
+def grader_prompt(
+    example: Example,
+    response: str,
+    item: RubricItem,
+    template: Prompt | None = None,
+    *,
+    turns: Sequence[dict[str, str]] | None = None,
+) -> str:
+    """The full grader prompt for one item (its hash identifies a stored grade).
+
+    `turns` is the conversation the policy actually received (e.g. with a system prompt); default the example's.
+    """
     tpl = template or load_prompt(PROMPT_NAME)
-    return tpl.render(conversation=render_conversation(example.prompt, response), rubric_item=item.render())
+    conversation = render_conversation(example.prompt if turns is None else turns, response)
+    return tpl.render(conversation=conversation, rubric_item=item.render())
 
 
 def _objects_in(chunk: str) -> list[dict[str, Any]]:
@@ -116,6 +128,26 @@ def parse_grade(text: str) -> tuple[bool, str]:
     return labels[0], explanation if isinstance(explanation, str) else json.dumps(explanation)
 
 
+REFERENCE_FENCE = re.compile(r"^```json\s*|\s*```$")
+
+
+def parse_reference(text: str) -> tuple[bool, str]:
+    """(criteria_met, explanation) the reference's way: the whole reply, bar a ```json fence, is one JSON object."""
+    _, answer = split_reasoning(text)
+    try:
+        obj = json.loads(REFERENCE_FENCE.sub("", answer.strip()))
+    except json.JSONDecodeError:
+        raise GradeParseError(
+            "the grader output is not one JSON object (optionally in a ```json block)"
+        ) from None
+    if not isinstance(obj, dict) or "criteria_met" not in obj:
+        raise GradeParseError("the JSON has no criteria_met field")
+    if not isinstance(obj["criteria_met"], bool):
+        raise GradeParseError(f"criteria_met is {obj['criteria_met']!r}, not true or false")
+    explanation = obj.get("explanation", "")
+    return obj["criteria_met"], explanation if isinstance(explanation, str) else json.dumps(explanation)
+
+
 @dataclass(frozen=True)
 class GradeResult:
     """A grade (met is a bool) or a failure (met is None and error says why)."""
@@ -145,7 +177,11 @@ async def choose_format(probe: ChatClient, sampling: Sampling) -> dict[str, Any]
 
 
 class Grader:
-    """Grades rendered prompts on one client with a fixed response_format (None: plain JSON)."""
+    """Grades rendered prompts on one client with a fixed response_format (None: plain JSON).
+
+    `system` is sent as a system turn before each prompt; `strict` parses as the reference does
+    (the whole reply is the JSON object) instead of the tolerant parser.
+    """
 
     def __init__(
         self,
@@ -154,13 +190,21 @@ class Grader:
         *,
         retries: int = 3,
         response_format: dict[str, Any] | None = None,
+        system: str | None = None,
+        strict: bool = False,
     ) -> None:
         self.client, self.sampling, self.retries = client, sampling, retries
-        self.response_format = response_format
+        self.response_format, self.system, self.strict = response_format, system, strict
+
+    def fingerprint(self, content: str) -> str:
+        """The stored-grade key of one rendered prompt: it covers the system turn when one is sent."""
+        return digest(content if self.system is None else f"{self.system}\x1e{content}")
 
     async def grade(self, content: str) -> GradeResult:
         """Grade one rendered prompt with at most 1 + retries calls; EndpointsDown propagates."""
-        messages = [{"role": "user", "content": content}]
+        system = [] if self.system is None else [{"role": "system", "content": self.system}]
+        messages = [*system, {"role": "user", "content": content}]
+        parse = parse_reference if self.strict else parse_grade
         reason = ""
         for attempt in range(1, self.retries + 2):
             try:
@@ -175,7 +219,7 @@ class Grader:
                 reason = str(exc)
                 continue
             try:
-                met, explanation = parse_grade(completion.text)
+                met, explanation = parse(completion.text)
             except GradeParseError as exc:
                 reason = str(exc)
                 continue

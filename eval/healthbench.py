@@ -2,7 +2,9 @@
 print the table and write report.json / plots. Resumable: run the same command again after a kill.
 
     python -m eval.healthbench --data healthbench.jsonl --base-url http://gpu:8000/v1 \\
-        --grader-base-url https://api.openai.com/v1 --grader-model gpt-4.1 --db evals/qwen.sqlite --out report.json
+        --grader-base-url https://api.openai.com/v1 --db evals/qwen.sqlite --out report.json
+
+The default grading is the reference's (--grader-prompt reference; gpt-4.1-2025-04-14 on api.openai.com).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from rich.markup import escape
 
 from eval.clients import SetupError, endpoints, open_clients
 from eval.data import DataError, Example, load_examples, load_responses, select
-from eval.options import build_parser, samplings, subset_of
+from eval.grading import GradingError, grader_template
+from eval.options import build_parser, check_args, samplings, subset_of
 from eval.progress import live_progress
 from eval.report import build_report, report_table, write_json
 from eval.runner import Outcome, check_responder, evaluate
@@ -44,16 +47,22 @@ async def run(
     given: dict[str, str] | None,
     store: EvalStore,
     data_label: str,
+    n_available: int,
     policy_urls: list[str],
     grader_urls: list[str],
     err: Console,
 ) -> tuple[dict[str, Any], Outcome, str]:
     """Open the clients, record the run, evaluate with live progress; returns (report, outcome, responder)."""
     policy_sampling, grader_sampling = samplings(args)
+    template = grader_template(args.grader_prompt)
+
+    def log(message: str) -> None:
+        err.print(message, markup=False)
+
     async with open_clients(
-        args, policy_urls, grader_urls, given is None, grader_sampling, lambda m: err.print(m, markup=False)
-    ) as (policy, grader, names):
-        responder, grader_model = names
+        args, policy_urls, grader_urls, given is None, grader_sampling, template, log
+    ) as (policy, grader, responder, setup):
+        grader_model = setup.model
         check_responder(store, responder)
         config = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
         config.update(
@@ -61,11 +70,13 @@ async def run(
             grader_model=grader_model,
             policy_sampling=policy_sampling.model_dump(),
             grader_sampling=grader_sampling.model_dump(),
+            grading=setup.as_dict(),
             n_selected=len(examples),
+            n_available=n_available,
         )
         err.print(
-            f"policy: {escape(responder)} · grader: {escape(grader_model)} · "
-            f"{len(examples)} examples from {escape(data_label)} · db {escape(str(args.db))}"
+            f"policy: {escape(responder)} · grader: {escape(grader_model)} ({args.grader_prompt} prompt) · "
+            f"{len(examples)} examples × {args.n_repeats} from {escape(data_label)} · db {escape(str(args.db))}"
         )
         run_id = store.start_run(
             data=data_label,
@@ -74,7 +85,9 @@ async def run(
             grader=grader_model,
             config=config,
         )
-        with live_progress(err, len(examples), sum(len(ex.rubrics) for ex in examples)) as events:
+        repeats = args.n_repeats
+        n_items = repeats * sum(len(ex.rubrics) for ex in examples)
+        with live_progress(err, repeats * len(examples), n_items) as events:
             outcome = await evaluate(
                 examples,
                 store,
@@ -87,8 +100,14 @@ async def run(
                 events=events,
                 concurrency=args.concurrency if args.base_url else 1,
                 grader_concurrency=args.concurrency if args.grader_base_url else 1,
+                template=template,
+                system_prompt=args.system_prompt,
+                repeats=repeats,
             )
-        report = build_report(examples, outcome.met, seed=args.seed)
+        report = build_report(
+            examples, outcome.met, seed=args.seed, repeats=repeats, failed_items=args.failed_items
+        )
+        report["grading"] = setup.as_dict()
         store.finish_run(run_id, report)
         return report, outcome, responder
 
@@ -102,26 +121,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             "error: --responses grades given answers; drop --base-url (no policy is called)", markup=False
         )
         return 2
-    if args.concurrency < 1:
-        err.print("error: --concurrency must be at least 1", markup=False)
+    problem = check_args(args)
+    if problem is None and args.responses and args.n_repeats > 1:
+        problem = "--n-repeats repeats policy calls; given --responses are graded once (drop --n-repeats)"
+    if problem is None and args.responses and args.system_prompt is not None:
+        problem = "--system-prompt goes to the policy; given --responses were written without it (drop it)"
+    if problem:
+        err.print(f"error: {problem}", markup=False)
         return 2
     try:
-        examples, data_label = load_examples(args.data)
-        examples = select(examples, args.n, args.seed)
+        grader_template(args.grader_prompt)
+        available, data_label = load_examples(args.data)
+        examples = select(available, args.n, args.seed)
         given = load_responses(args.responses) if args.responses else None
         if given is not None:
             check_given(examples, given, args.responses)
         store = EvalStore(args.db)
-    except (DataError, StoreError) as exc:
+    except (DataError, StoreError, GradingError) as exc:
         err.print(f"error: {exc}", markup=False)
         return 2
     try:
         with ExitStack() as stack:
             policy_urls, grader_urls = endpoints(stack, args, lambda m: err.print(m, markup=False))
             report, outcome, responder = asyncio.run(
-                run(args, examples, given, store, data_label, policy_urls, grader_urls, err)
+                run(args, examples, given, store, data_label, len(available), policy_urls, grader_urls, err)
             )
-    except (DataError, StoreError, LLMError, SetupError) as exc:
+    except (DataError, StoreError, LLMError, SetupError, GradingError) as exc:
         err.print(f"error: {exc}", markup=False)
         return 1 if isinstance(exc, EndpointsDown) else 2
     except KeyboardInterrupt:
@@ -149,11 +174,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for message in outcome.errors:
         err.print(f"failure: {message}", markup=False)
-    missing = outcome.response_failures + report["grading_failures"]
+    missing = report["response_failures"] + report["grading_failures"]
     if missing:
         err.print(
-            f"incomplete: {outcome.response_failures} responses and {report['grading_failures']} rubric "
-            "items could not be obtained (see the failures table in --db); run the same command again to retry"
+            f"incomplete: {report['response_failures']} responses and {report['grading_failures']} rubric "
+            f"items could not be obtained (scored as {report['failed_items']}; see the failures table in --db); "
+            "run the same command again to retry"
         )
         return 1
     return 0

@@ -16,13 +16,27 @@ from eval.grader import PROMPT_NAME, Grader, grader_prompt
 from eval.store import EvalStore, FailureRow, GradeRow, ResponseRow, StoreError, digest, grade_key
 from nodes.llm import ChatClient, EndpointsDown, LLMError
 from nodes.parsing import split_reasoning
-from prompts.loader import load_prompt
+from prompts.loader import Prompt, load_prompt
 from state.config import Sampling
 
+Turns = list[dict[str, str]]
 
-def prompt_hash(example: Example) -> str:
-    """Hash of the conversation a response answers (the same prompt_id may differ between files)."""
-    return digest("\x1e".join(f"{t['role']}\x1f{t['content']}" for t in example.prompt))
+
+def policy_turns(example: Example, system_prompt: str | None = None) -> Turns:
+    """The messages the policy receives: the conversation, after a system turn when one is given."""
+    system = [] if system_prompt is None else [{"role": "system", "content": system_prompt}]
+    return [*system, *(dict(t) for t in example.prompt)]
+
+
+def prompt_hash(example: Example, system_prompt: str | None = None) -> str:
+    """Hash of the messages a response answers (the same prompt_id may differ between files)."""
+    turns = policy_turns(example, system_prompt)
+    return digest("\x1e".join(f"{t['role']}\x1f{t['content']}" for t in turns))
+
+
+def slot_key(prompt_id: str, repeat: int) -> str:
+    """Where repeat `repeat` of an example's answer is stored: the prompt_id itself for the first."""
+    return prompt_id if repeat == 0 else f"{prompt_id}#{repeat}"
 
 
 @dataclass
@@ -35,12 +49,12 @@ class Events:
 
 @dataclass
 class Outcome:
-    """Per prompt_id, one entry per rubric item: True/False, or None where grading failed.
+    """Per (prompt_id, repeat), one entry per rubric item: True/False, or None where grading failed.
 
-    Examples without a response are absent; `errors` keeps the first failure messages for the report.
+    Answers that could not be obtained are absent; `errors` keeps the first failure messages for the report.
     """
 
-    met: dict[str, list[bool | None]] = field(default_factory=dict)
+    met: dict[tuple[str, int], list[bool | None]] = field(default_factory=dict)
     response_failures: int = 0
     errors: list[str] = field(default_factory=list)
     policy_calls: int = 0
@@ -88,45 +102,48 @@ class Evaluation:
         concurrency: int,
         grader_concurrency: int,
         events: Events,
+        template: Prompt,
+        system_prompt: str | None,
     ) -> None:
         self.store, self.grader, self.grader_model, self.responder = store, grader, grader_model, responder
         self.policy, self.sampling, self.given, self.events = policy, policy_sampling, given, events
         self.stored = store.responses()
         self.known = store.grades(grader_model)
-        self.template = load_prompt(PROMPT_NAME)
+        self.template, self.system_prompt = template, system_prompt
         self.policy_sem = asyncio.Semaphore(concurrency)
         self.grade_sem = asyncio.Semaphore(grader_concurrency)
         self.out = Outcome()
 
-    async def respond(self, ex: Example) -> str | None:
+    async def respond(self, ex: Example, repeat: int) -> str | None:
         """The stored, given or freshly generated answer; None (recorded) when the policy call fails."""
-        phash = prompt_hash(ex)
+        key = slot_key(ex.prompt_id, repeat)
+        phash = prompt_hash(ex, self.system_prompt)
         if self.given is not None:
             answer = self.given[ex.prompt_id]
-            self.store.put_response(ResponseRow(ex.prompt_id, phash, answer, self.responder, "file"))
+            self.store.put_response(ResponseRow(key, phash, answer, self.responder, "file"))
             return answer
-        hit = self.stored.get(ex.prompt_id)
+        hit = self.stored.get(key)
         if hit is not None and hit.prompt_hash == phash:
             return hit.response
         assert self.policy is not None, "a policy client is needed when responses are not given"
         try:
             async with self.policy_sem:
                 self.out.policy_calls += 1
-                done = await self.policy.chat([dict(t) for t in ex.prompt], self.sampling)
+                done = await self.policy.chat(policy_turns(ex, self.system_prompt), self.sampling)
         except EndpointsDown:
             raise
         except LLMError as exc:
             self.store.put_failure(
-                FailureRow("policy", ex.prompt_id, ex.prompt_id, -1, self.responder, str(exc), exc.attempts)
+                FailureRow("policy", key, ex.prompt_id, -1, self.responder, str(exc), exc.attempts)
             )
             self.out.response_failures += 1
-            self.out.note(f"response {ex.prompt_id}: {exc}")
+            self.out.note(f"response {key}: {exc}")
             self.events.response(False)
             return None
         reasoning, answer = split_reasoning(done.text, done.reasoning)
         self.store.put_response(
             ResponseRow(
-                ex.prompt_id,
+                key,
                 phash,
                 answer,
                 self.responder,
@@ -141,7 +158,7 @@ class Evaluation:
 
     async def grade(self, ex: Example, index: int, content: str) -> bool | None:
         """The verdict on one rendered grader prompt, from the store or the grader; None on failure."""
-        fingerprint = digest(content)
+        fingerprint = self.grader.fingerprint(content)
         if fingerprint in self.known:
             self.events.grade(True)
             return self.known[fingerprint][0]
@@ -172,13 +189,14 @@ class Evaluation:
         self.events.grade(True)
         return result.met
 
-    async def example(self, ex: Example) -> None:
-        response = await self.respond(ex)
+    async def example(self, ex: Example, repeat: int) -> None:
+        response = await self.respond(ex, repeat)
         if response is None:
             return
         self.events.response(True)
-        contents = [grader_prompt(ex, response, item, self.template) for item in ex.rubrics]
-        self.out.met[ex.prompt_id] = await _gather_or_cancel(
+        turns = policy_turns(ex, self.system_prompt)
+        contents = [grader_prompt(ex, response, item, self.template, turns=turns) for item in ex.rubrics]
+        self.out.met[(ex.prompt_id, repeat)] = await _gather_or_cancel(
             [self.grade(ex, i, c) for i, c in enumerate(contents)]
         )
 
@@ -196,8 +214,11 @@ async def evaluate(
     concurrency: int = 256,
     grader_concurrency: int | None = None,
     events: Events | None = None,
+    template: Prompt | None = None,
+    system_prompt: str | None = None,
+    repeats: int = 1,
 ) -> Outcome:
-    """Answer (or take `given` answers for) every example, then grade each rubric item.
+    """Answer (or take `given` answers for) every example `repeats` times, then grade each rubric item.
 
     EndpointsDown propagates (the run stops and resumes later); any other failure is recorded in the
     store and in the outcome, and the example or item is left without a value.
@@ -213,6 +234,8 @@ async def evaluate(
         concurrency=concurrency,
         grader_concurrency=grader_concurrency or concurrency,
         events=events or Events(),
+        template=template or load_prompt(PROMPT_NAME),
+        system_prompt=system_prompt,
     )
-    await _gather_or_cancel([run.example(ex) for ex in examples])
+    await _gather_or_cancel([run.example(ex, r) for r in range(repeats) for ex in examples])
     return run.out

@@ -205,12 +205,13 @@ class EvalStore:
         self.db.table("runs").update(run_id, {"finished": now(), "report": json.dumps(report)})
 
     def finished_runs(self) -> list[dict[str, Any]]:
-        """Finished runs, oldest first, with their report decoded."""
+        """Finished runs, oldest first, with their report and config decoded."""
         if not self.db.table("runs").exists():
             return []
-        keys = ("id", "started", "finished", "data", "subset", "policy", "grader", "report")
+        keys = ("id", "started", "finished", "data", "subset", "policy", "grader", "config", "report")
         sql = f"SELECT {', '.join(keys)} FROM runs WHERE report IS NOT NULL ORDER BY id"
         out = [dict(zip(keys, row, strict=True)) for row in self.db.execute(sql).fetchall()]
         for run in out:
             run["report"] = json.loads(run["report"])
+            run["config"] = json.loads(run["config"] or "{}")
         return out

@@ -58,7 +58,20 @@ def test_end_to_end_cli(policy: StubServer, grader: StubServer, tmp_path: Path) 
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())
-    assert set(report) == {"score", "metrics", "bootstrap_std", "n_samples", "n_examples", "grading_failures"}
+    assert set(report) == {
+        "score",
+        "metrics",
+        "bootstrap_std",
+        "n_samples",
+        "n_examples",
+        "n_repeats",
+        "repeat_scores",
+        "repeat_std",
+        "failed_items",
+        "grading_failures",
+        "response_failures",
+        "grading",
+    }
     assert report["score"] == pytest.approx(0.4)
     for key, value in EXPECTED.items():
         assert report["metrics"][key] == pytest.approx(value), key
@@ -70,7 +83,22 @@ def test_end_to_end_cli(policy: StubServer, grader: StubServer, tmp_path: Path) 
         assert (plots / name).read_bytes()[:8] == PNG
     assert len(policy.requests) == 3 and grading_calls(grader.requests) == 10
     assert policy.requests[0]["messages"] == mini_rows()[0]["prompt"]
+    assert all("response_format" not in r for r in grader.requests)  # the reference reads plain text
+    assert report["grading"]["prompt"] == "reference" and "graded with reference prompt" in proc.stdout
+
+
+def test_muser_prompt_probes_structured_output(
+    policy: StubServer, grader: StubServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "r.json"
+    assert (
+        main(args(policy, grader, tmp_path / "p.sqlite", "--grader-prompt", "muser", "--out", str(out))) == 0
+    )
     assert all(r["response_format"]["type"] == "json_schema" for r in grader.requests)  # probed, accepted
+    assert all(r["messages"][0]["role"] == "user" for r in grader.requests)  # no system turn
+    report = json.loads(out.read_text())
+    assert report["score"] == pytest.approx(0.4)
+    assert (report["grading"]["prompt"], report["grading"]["output"]) == ("muser", "json_schema")
 
 
 def test_second_run_reuses_everything(policy: StubServer, grader: StubServer, tmp_path: Path) -> None:
@@ -203,11 +231,12 @@ def test_compare_table(
     assert printed == written
     lines = written.splitlines()
     assert lines[0] == (
-        "| Run | Full | Hard | Accuracy | Completeness | Context awareness | "
+        "| Run | Full | Hard | Consensus | Accuracy | Completeness | Context awareness | "
         "Communication quality | Instruction following |"
     )
-    assert lines[2] == "| base | 40.0 | 35.0 | 63.3 | 50.0 | 0.0 | 100.0 | – |"  # hard: mean(-0.3, 1.0)
-    assert lines[3] == "| tuned | 40.0 | – | 63.3 | 50.0 | 0.0 | 100.0 | – |"
+    assert lines[2] == "| base | 40.0 | 35.0 | – | 63.3 | 50.0 | 0.0 | 100.0 | – |"  # hard: mean(-0.3, 1.0)
+    assert lines[3] == "| tuned | 40.0 | – | – | 63.3 | 50.0 | 0.0 | 100.0 | – |"
+    assert "| base | hard | 2 | 2/2 | 0 | 0 | complete | reference prompt" in written
     assert (tmp_path / "cmp" / "axes.png").read_bytes()[:8] == PNG
 
 
