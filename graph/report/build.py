@@ -17,11 +17,13 @@ def build_report(conn: sqlite3.Connection, db: str, top: int = DEFAULT_TOP, pric
     """Every figure of the report, from SQL aggregates over an open (read-only) store."""
     run = collect.run_info(conn)
     out = collect.outcome(conn, run.get("n"))
+    facets = collect.facets(conn, top)
+    order = [f for f in run["facets"] if f in facets] + [f for f in facets if f not in run["facets"]]
     return {
         "db": db,
         "run": run,
         "outcome": out,
-        "facets": collect.facets(conn, top),
+        "facets": {f: facets[f] for f in order},
         "context": collect.context(conn),
         "refinement": usage.refinement(conn),
         "cost": usage.cost(conn, out["kept"]["k"], price_in, price_out),
