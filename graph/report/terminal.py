@@ -30,7 +30,7 @@ def render(section: Section, label: str = "") -> RenderableType:
 def print_report(console: Console, reports: list[dict[str, Any]]) -> None:
     """Every section; with two reports each section's tables sit side by side."""
     console.print(Text(f"Run report: {reports[0]['db']}" + "".join(f"  vs  {r['db']}" for r in reports[1:]),
-                       style="bold"))
+                       style="bold"), soft_wrap=True)
     for make in SECTIONS:
         if len(reports) == 1:
             console.print(render(make(reports[0])))
@@ -43,4 +43,4 @@ def print_report(console: Console, reports: list[dict[str, Any]]) -> None:
         console.print()
     first = next((c.id for make in SECTIONS for row in make(reports[0]).rows for c in row if isinstance(c, Trace)), None)
     if first is not None:
-        console.print(Text(f"Look at an example: {trace_command(reports[0]['db'], first)}", style="dim"))
+        console.print(Text(f"Look at an example: {trace_command(reports[0]['db'], first)}", style="dim"), soft_wrap=True)
