@@ -31,10 +31,11 @@ def wilson(k: int, n: int, z: float = Z95) -> dict[str, Any]:
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return {"k": k, "n": n, "rate": p, "low": max(0.0, centre - half), "high": min(1.0, centre + half)}
+    # clamp: at k = 0 or k = n float rounding can put a bound a hair past p or outside [0, 1]
+    return {"k": k, "n": n, "rate": p, "low": min(p, max(0.0, centre - half)), "high": max(p, min(1.0, centre + half))}
 
 
-def quantile(counts: Mapping[float, int], q: float) -> float | None:
+def quantile(counts: Mapping[Any, int], q: float) -> float | None:
     """The q-quantile (nearest rank: the smallest value with at least q·N values at or below it) of a
     value → count histogram; None when empty."""
     total = sum(counts.values())
@@ -49,7 +50,7 @@ def quantile(counts: Mapping[float, int], q: float) -> float | None:
     return max(counts)  # pragma: no cover - unreachable: seen reaches total
 
 
-def describe(counts: Mapping[float, int]) -> dict[str, Any]:
+def describe(counts: Mapping[Any, int]) -> dict[str, Any]:
     """n, mean, min, p10/p50/p90, max of a value → count histogram (values exact, no binning)."""
     n = sum(counts.values())
     if n == 0:

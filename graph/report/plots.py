@@ -41,8 +41,8 @@ def context_plot(attribute: str, cells: Sequence[dict[str, Any]], path: Path) ->
                 continue
             ys.append(i + (j - (len(facets) - 1) / 2) * step)
             xs.append(cell["rate"])
-            lo.append(cell["rate"] - cell["low"])
-            hi.append(cell["high"] - cell["rate"])
+            lo.append(max(0.0, cell["rate"] - cell["low"]))
+            hi.append(max(0.0, cell["high"] - cell["rate"]))
             ns.append(cell["n"])
         ax.errorbar(xs, ys, xerr=[lo, hi], fmt="o", ms=4, capsize=3, label=facet,
                     color=FACET_COLOURS.get(facet))

@@ -39,7 +39,7 @@ def open_store(path: str | Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise ReportError(f"{path} cannot be read ({exc}); pass the --db of a graph.run store") from None
-    if app != APP_ID or not NEEDED <= tables:
+    if app != APP_ID or not tables >= NEEDED:
         conn.close()
         raise ReportError(f"{path} is an SQLite file but not a MuSeR run store; pass the --db of a graph.run store")
     _register(conn)

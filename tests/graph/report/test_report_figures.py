@@ -101,3 +101,10 @@ def test_marginals_sum_cells_over_the_other_attributes() -> None:
 def test_cost_is_per_million_tokens() -> None:
     assert cost_usd(1410, 295, 3.0, 15.0) == pytest.approx((1410 * 3 + 295 * 15) / 1e6)
     assert cost_usd(1_000_000, 0, 0.2, 0.6) == pytest.approx(0.2)
+
+
+def test_wilson_bounds_contain_the_rate_at_the_edges() -> None:
+    for n in range(1, 500):
+        for k in (0, n):
+            cell = wilson(k, n)
+            assert 0.0 <= cell["low"] <= cell["rate"] <= cell["high"] <= 1.0
