@@ -19,7 +19,7 @@ table{border-collapse:collapse;margin:4px 0 8px}th,td{padding:3px 8px;border-bot
 th:first-child,td:first-child{text-align:left}th{background:#f4f6f8}
 .row{display:flex;gap:32px;align-items:flex-start;flex-wrap:wrap}.col{min-width:0}
 .note{color:#666;font-size:12px}code{font-size:12px;background:#f4f4f4;padding:1px 4px}
-button.copy{font-size:11px;margin-left:4px}td.trace code{white-space:nowrap}
+button.copy{font-size:11px;margin-left:4px}td.trace{white-space:nowrap}
 .plots{display:flex;flex-wrap:wrap;gap:8px}img.plot{display:block;max-width:100%;margin:6px 0}
 """
 SCRIPT = """
@@ -81,8 +81,10 @@ def _run_line(reports: list[dict[str, Any]]) -> str:
     items = []
     for r in reports:
         run = r["run"]
-        items.append(f"{_e(r['db'])}: refiner {_e(run.get('refiner'))}, facets {_e(', '.join(run.get('facets') or []))}, "
-                     f"model {_e(run.get('model'))}, seed {_e(run.get('seed'))}, n {_e(run.get('n'))}")
+        facts = {"refiner": run.get("refiner"), "facets": ", ".join(run.get("facets") or []) or None,
+                 "model": run.get("model"), "seed": run.get("seed"), "n": run.get("n"), "shard": run.get("shard"),
+                 "created": run.get("created")}
+        items.append(f"{_e(r['db'])}: " + ", ".join(f"{k} {_e(v)}" for k, v in facts.items() if v is not None))
     return f'<p class="note">{"<br>".join(items)}</p>'
 
 

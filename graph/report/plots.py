@@ -26,11 +26,12 @@ def _pyplot() -> Any:
     return plt
 
 
-def context_plot(attribute: str, cells: Sequence[dict[str, Any]], path: Path) -> Path:
+def context_plot(attribute: str, cells: Sequence[dict[str, Any]], path: Path, facets: Sequence[str] = ()) -> Path:
     """Trigger rate per value and facet as a point with its Wilson interval; n written beside it."""
     plt = _pyplot()
     values = sorted({c["value"] for c in cells})
-    facets = sorted({c["facet"] for c in cells})
+    seen = {c["facet"] for c in cells}
+    facets = [f for f in facets if f in seen] + sorted(seen - set(facets))
     fig, ax = plt.subplots(figsize=(7.5, max(2.2, 0.55 * len(values) + 1.2)), dpi=DPI)
     step = 0.8 / max(1, len(facets))
     for j, facet in enumerate(facets):
@@ -49,12 +50,12 @@ def context_plot(attribute: str, cells: Sequence[dict[str, Any]], path: Path) ->
         for x, y, n in zip(xs, ys, ns, strict=True):
             ax.annotate(f"n={n}", (x, y), xytext=(5, 2), textcoords="offset points", fontsize=7, color="#555")
     ax.set_yticks(range(len(values)), [_short(v) for v in values], fontsize=8)
-    ax.set_xlim(0, 1)
+    ax.set_xlim(-0.02, 1.12)
     ax.invert_yaxis()
     ax.set_xlabel("share of answers the facet found lacking (95% Wilson interval)")
-    ax.set_title(f"Facet trigger rate by {attribute}", fontsize=10)
+    ax.set_title(f"Facet trigger rate by {attribute}", fontsize=10, pad=18)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(facets), frameon=False)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -91,7 +92,8 @@ def draw_all(report: dict[str, Any], out_dir: Path, prefix: str = "") -> dict[st
     out: dict[str, Path] = {}
     for attribute, cells in report["context"]["attributes"].items():
         if cells:
-            out[f"context_{attribute}"] = context_plot(attribute, cells, out_dir / f"{prefix}context_{attribute}.png")
+            path = out_dir / f"{prefix}context_{attribute}.png"
+            out[f"context_{attribute}"] = context_plot(attribute, cells, path, list(report["facets"]))
     out["lengths"] = lengths_plot(report["refinement"]["hist"], out_dir / f"{prefix}lengths.png")
     return out
 
