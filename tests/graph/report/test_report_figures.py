@@ -108,3 +108,12 @@ def test_wilson_bounds_contain_the_rate_at_the_edges() -> None:
         for k in (0, n):
             cell = wilson(k, n)
             assert 0.0 <= cell["low"] <= cell["rate"] <= cell["high"] <= 1.0
+
+
+def test_asks_question_is_linear_on_long_unpunctuated_text() -> None:
+    import time
+
+    text = "word " * 40_000 + "do you agree?"
+    t0 = time.perf_counter()
+    assert asks_question(text)
+    assert time.perf_counter() - t0 < 1.0  # a backtracking regex takes minutes here
