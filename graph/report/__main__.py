@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,9 @@ def validate(args: argparse.Namespace) -> None:
         fail(f"--top {args.top} must be at least 1")
     if args.out.exists() and not args.out.is_dir():
         fail(f"--out {args.out} exists and is not a directory; pass a directory for the report files")
+    base = next(p for p in [args.out.absolute(), *args.out.absolute().parents] if p.exists())
+    if not base.is_dir() or not os.access(base, os.W_OK):
+        fail(f"--out {args.out} cannot be created ({base} is not a writable directory); pass another --out")
     if args.compare is not None and Path(args.compare).resolve() == Path(args.db).resolve():
         fail("--compare names the same store as --db; pass another run's store")
     if not args.no_plots:
@@ -87,7 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     from graph.report.terminal import print_report
 
     print_report(Console(highlight=False), reports)
-    files = write(args.out, reports, not args.no_plots)
+    try:
+        files = write(args.out, reports, not args.no_plots)
+    except OSError as exc:
+        fail(f"cannot write the report to {args.out} ({exc.strerror or exc}); pass a writable --out directory")
     print(f"wrote {len(files)} files to {args.out}/: report.json, report.html"
           f"{f' and {len(files) - 2} plots' if len(files) > 2 else ''}", file=sys.stderr)
     return 0

@@ -61,6 +61,7 @@ def test_compare_puts_both_runs_side_by_side(db: Path, tmp_path: Path, capsys: p
     (["--db", "{db}", "--price-in", "-1", "--price-out", "2"], "--price-in -1.0 is not a price"),
     (["--db", "{db}", "--price-in", "nan", "--price-out", "2"], "is not a price"),
     (["--db", "{db}", "--out", "{text}"], "exists and is not a directory"),
+    (["--db", "{db}", "--out", "{text}/sub"], "is not a writable directory"),
     (["--db", "{db}", "--compare", "{db}"], "same store"),
     (["--db", "{db}", "--compare", "{missing}"], "does not exist"),
     (["--db", "{db}", "--top", "0"], "--top 0 must be at least 1"),
