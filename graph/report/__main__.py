@@ -20,7 +20,7 @@ from typing import Any
 
 from rich.console import Console
 
-from graph.cli import fail
+from graph.cli import fail, run_cli
 from graph.report.build import DEFAULT_TOP, report_for
 from graph.report.source import ReportError
 
@@ -101,4 +101,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_cli(main)
