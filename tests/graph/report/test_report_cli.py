@@ -84,3 +84,16 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(db: Path, tmp_path: Pat
     assert not out.exists()
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
     assert text.read_text() == "hello"
+
+
+def test_stored_text_is_shown_literally(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE queries SET attributes = json_set(attributes, '$.intent', '[/]<b>loud</b>') WHERE id = 0")
+    conn.commit()
+    conn.close()
+    assert main(["--db", str(db), "--out", str(tmp_path / "r"), "--no-plots"]) == 0
+    assert "intent = [/]<b>loud</b>" in capsys.readouterr().out  # not read as rich markup
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "[/]&lt;b&gt;loud&lt;/b&gt;" in page and "<b>loud" not in page
