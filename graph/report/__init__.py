@@ -1,0 +1,1 @@
+"""python -m graph.report: what a graph.run store says about the self-refinement (see __main__)."""
