@@ -148,6 +148,19 @@ class HttpClient:
             log.warning(lowered_note(label, ceiling, context, ep.url, chosen.counted))
         return {**body, "max_tokens": chosen.max_tokens}
 
+    async def max_tokens_for(self, sampling: Sampling, messages: list[Message] | None = None,
+                             prompt: str | None = None, continue_final: bool = False) -> int:
+        """The max_tokens a request would carry to the first endpoint, for clients that send their own."""
+        body = request_body(self._model or await self.model_name(), sampling)
+        if prompt is not None:
+            body["prompt"] = prompt
+        else:
+            body["messages"] = messages or []
+            if continue_final:
+                body.update(continue_final_message=True, add_generation_prompt=False)
+        fitted = await self._fitted(self.endpoints[0], body, prompt_bound(messages, prompt))
+        return int(fitted["max_tokens"])
+
     # -- calls -------------------------------------------------------------------------------------
     async def _post(self, path: str, body: dict[str, Any], bound: int) -> tuple[dict[str, Any], Endpoint, float, int]:
         cfg = self.config

@@ -1,6 +1,7 @@
 """ChatClient over langchain-openai's ChatOpenAI (`client: langchain`), so LangSmith tracing and
 LangChain callbacks see every call. Slower than the aiohttp client at high concurrency; meant for
-tracing and experiments, and it talks to the first base URL only."""
+tracing and experiments, and it talks to the first base URL only. Its max_tokens are sized to the
+served context by the HTTP client's rules (nodes/budget.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import openai
 from langchain_openai import ChatOpenAI
 
 from nodes.llm import Completion, LLMError, Message
+from nodes.llm_http import HttpClient
 from state.config import EndpointConfig, Sampling
 
 
@@ -38,6 +40,7 @@ class LangChainClient:
         self.url = config.base_urls[0]
         self._model = config.model
         self._llms: dict[str, ChatOpenAI] = {}
+        self._sizer = HttpClient(config.model_copy(update={"base_urls": [self.url]}))  # /models and /tokenize only
         self._sdk = openai.AsyncOpenAI(base_url=self.url, api_key=config.api_key, timeout=config.timeout_s,
                                        max_retries=config.max_retries)
 
@@ -74,6 +77,7 @@ class LangChainClient:
         if self._model is None:
             await self.model_name()
         extra: dict[str, Any] = {"continue_final_message": True, "add_generation_prompt": False} if continue_final else {}
+        sampling = await self._sized(sampling, messages=messages, continue_final=continue_final)
         llm: Any = self._llm(sampling, extra)
         if response_format is not None:
             llm = llm.bind(response_format=response_format)
@@ -91,9 +95,14 @@ class LangChainClient:
                           prompt_tokens=int(usage.get("input_tokens", 0)), completion_tokens=int(usage.get("output_tokens", 0)),
                           latency_ms=(time.perf_counter() - t0) * 1000, endpoint=self.url)
 
+    async def _sized(self, sampling: Sampling, **request: Any) -> Sampling:
+        max_tokens = await self._sizer.max_tokens_for(sampling, **request)
+        return sampling if max_tokens == sampling.max_tokens else sampling.model_copy(update={"max_tokens": max_tokens})
+
     async def complete(self, prompt: str, sampling: Sampling) -> Completion:
         if self._model is None:
             await self.model_name()
+        sampling = await self._sized(sampling, prompt=prompt)
         body = dict(sampling.extra_body)
         if sampling.top_k is not None:
             body["top_k"] = sampling.top_k
@@ -112,4 +121,5 @@ class LangChainClient:
                           latency_ms=(time.perf_counter() - t0) * 1000, endpoint=self.url)
 
     async def aclose(self) -> None:
+        await self._sizer.aclose()
         await self._sdk.close()

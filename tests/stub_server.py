@@ -95,7 +95,7 @@ class StubServer:
     def _over_context(self, body: dict[str, Any]) -> str | None:
         if self.max_model_len is None:
             return None
-        prompt, asked = self.prompt_tokens(body), body.get("max_tokens") or 0
+        prompt, asked = self.prompt_tokens(body), body.get("max_tokens") or body.get("max_completion_tokens") or 0
         if prompt + asked <= self.max_model_len:
             return None
         return (f"This model's maximum context length is {self.max_model_len} tokens. However, you requested "

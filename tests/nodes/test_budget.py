@@ -233,3 +233,24 @@ def test_discovery_gives_up_within_its_own_time_out() -> None:
         assert asyncio.run(run()) < 5
     finally:
         server.stop()
+
+
+def test_the_langchain_client_is_sized_the_same_way() -> None:
+    from nodes.llm_langchain import LangChainClient
+
+    stub = StubServer(max_model_len=4096).start()
+    try:
+        client = LangChainClient(EndpointConfig(base_urls=[stub.url], max_retries=0))
+
+        async def run() -> None:
+            try:
+                await client.chat([{"role": "user", "content": "fever " * 50}], Sampling())
+                await client.complete("fever " * 50, Sampling())
+            finally:
+                await client.aclose()
+
+        asyncio.run(run())
+        assert stub.refused == 0 and len(stub.requests) == 2
+        assert all(r.get("max_tokens", r.get("max_completion_tokens")) < 4096 for r in stub.requests)
+    finally:
+        stub.stop()
