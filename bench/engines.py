@@ -34,12 +34,13 @@ sys.path.insert(0, str(ROOT))
 
 from graph.serve import ENGINES  # noqa: E402
 from graph.serve_process import ServerProcess  # noqa: E402
+from graph.serve_vllm import ONE_QUESTION  # noqa: E402
 from nodes.llm_http import HttpClient  # noqa: E402
 from state.config import EMBEDDED_PROFILE, EndpointConfig, Sampling  # noqa: E402
 
 # Caps of the orchestration case (every call rambles to its cap on a 135M model, so tokens are comparable).
 CAPS = {"query": 96, "generate": 96, "evaluate": 48, "refine": 96}
-QUESTION = {"structured_outputs": {"regex": "[A-Z][A-Za-z0-9 ,.']{30,300}[?]"}}
+QUESTION = {"structured_outputs": {"regex": ONE_QUESTION}}
 
 
 def free_port() -> int:

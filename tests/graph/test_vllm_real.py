@@ -20,6 +20,7 @@ import pytest
 import yaml
 from vllm_session import ROOT, VllmServer
 
+from graph import serve_vllm
 from nodes.llm import LLMError
 from nodes.llm_http import HttpClient
 from state.config import EndpointConfig, Sampling
@@ -32,7 +33,7 @@ MINI = ROOT / "tests" / "eval" / "fixtures" / "mini.jsonl"
 THINK = r"<think>[A-Za-z ,.]{20,160}</think>[A-Za-z ,.]{40,300}"
 # A 135M generator rambles past any token cap (a typed `truncated` failure); this grammar makes it end its
 # query with a question mark instead, so that the graph has queries to work on.
-ONE_QUESTION = {"max_tokens": 160, "extra_body": {"structured_outputs": {"regex": "[A-Z][A-Za-z0-9 ,.']{30,300}[?]"}}}
+ONE_QUESTION = {"max_tokens": 160, "extra_body": {"structured_outputs": {"regex": serve_vllm.ONE_QUESTION}}}
 
 
 def cli(*args: str, timeout: float = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
