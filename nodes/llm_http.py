@@ -112,8 +112,11 @@ class HttpClient:
                 if not ep.context_known:
                     try:
                         self._learn_context(ep, await self._listing(ep.url), model)
-                    except LLMError:
-                        return None  # retried on the next call; the request itself will say what is wrong
+                    except LLMError as exc:
+                        if exc.kind in ("connection", "timeout"):  # the endpoint is down: a failed attempt
+                            exc.retryable = True
+                            raise
+                        return None  # asked again on the next call; the request itself says what is wrong
         return ep.context
 
     async def _count(self, ep: Endpoint, body: dict[str, Any]) -> int | None:
@@ -181,6 +184,10 @@ class HttpClient:
                 async with self._sess().post(ep.url + path, data=payload, headers=self._headers) as resp:
                     status = resp.status
                     raw = await resp.read()
+            except LLMError as exc:  # from sizing the request: the endpoint is down, or the prompt cannot fit
+                if not exc.retryable:
+                    raise
+                err = exc
             except asyncio.TimeoutError:
                 err = LLMError("timeout", f"no answer within {cfg.timeout_s:g}s", retryable=True)
             except (aiohttp.ClientError, OSError) as exc:
