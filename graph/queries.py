@@ -24,7 +24,7 @@ from typing import IO, Any
 from graph.cli import EMBEDDED_CONCURRENCY, endpoints, fail, run_cli
 from graph.owner import owned
 from graph.pregen import check_seed, ids_to_generate
-from graph.store import Store
+from graph.store import Store, StoreError
 from nodes.llm import ChatClient, EndpointsDown, LLMError, make_client
 from nodes.query_gen import QueryGenError, generate_query
 from state.attributes import DISTRIBUTIONS, OTHER_COUNTRY, Attributes, Priors, load_priors, sample_attributes
@@ -180,6 +180,14 @@ async def _run(
     client = make_client(config, concurrency=concurrency)
     try:
         model = await client.model_name()  # fails fast, with one line, when the endpoint is unreachable
+        store = Store.open(db, create=True) if db is not None else None
+        if store is not None:  # never replace a query a run may have answered, nor add ids it will not run
+            try:
+                check_seed(store, seed, priors)
+            except StoreError:
+                store.conn.close()
+                raise
+            ids = ids_to_generate(store, ids)
         s = config.sampling_for("query")
         print(
             f"generating with {model} at {', '.join(config.endpoint.base_urls)} (concurrency {concurrency}, "
@@ -187,11 +195,7 @@ async def _run(
             file=sys.stderr,
             flush=True,
         )
-        store = Store.open(db, create=True) if db is not None else None
         try:
-            if store is not None:  # never replace a query a run may have answered, nor add ids it will not run
-                check_seed(store, seed, priors)
-                ids = ids_to_generate(store, ids)
             attrs = (sample_attributes(seed, i, priors) for i in ids)
             return await generate_all(client, config, attrs, concurrency, out, store)
         finally:
