@@ -1,7 +1,7 @@
 """Running engines until done or signalled: in this process, or in W spawned workers that stop together.
 
 SIGINT and SIGTERM cancel an engine cleanly: no new ids, in-flight ids are dropped (redone on resume),
-finished ones are flushed. With workers, only the parent reacts to signals (a terminal's Ctrl-C reaches
+finished ones are flushed; a second signal stops at once. With workers, only the parent reacts to signals (a terminal's Ctrl-C reaches
 the whole group): it sends SIGTERM to every worker and waits for them, so the store's lock is held
 until the last one is gone. Workers are started with signals blocked (no half-started child is
 interrupted) and stop when the parent dies.
@@ -39,8 +39,10 @@ def run_engine(engine: Engine, signals: tuple[signal.Signals, ...] = STOP_SIGNAL
         got: list[signal.Signals] = []
 
         def on_signal(sig: signal.Signals) -> None:
-            if not got and task is not None:
-                got.append(sig)
+            if got:  # a second signal: leave now; SQLite transactions keep the store whole, as after kill -9
+                os._exit(128 + sig)
+            got.append(sig)
+            if task is not None:
                 task.cancel()
 
         for sig in signals:
@@ -112,7 +114,7 @@ def run_workers(db: Path, config: RunConfig, seed: int, parts: list[Slice], conc
                 for p in procs:
                     if p.is_alive():
                         p.terminate()
-            if deadline is not None and time.monotonic() > deadline:
+            if deadline is not None and (time.monotonic() > deadline or len(got) > 1):
                 for p in procs:
                     if p.is_alive():
                         p.kill()
