@@ -172,3 +172,14 @@ def test_unusable_paths_are_one_line_errors(server: StubServer, tmp_path: Path) 
     one_line_error(cli("graph.export", "--db", str(db), "--what", "sr", "--out", str(a_file / "sr.jsonl")),
                    "writable directory")
     assert a_file.read_text() == "not a directory\n"
+
+
+def test_shards_of_a_pregenerated_store_merge(fresh: StubServer, tmp_path: Path) -> None:
+    shards = [tmp_path / f"shard{i}.sqlite" for i in range(2)]
+    for i, db in enumerate(shards):
+        cli("graph.queries", "--n", "6", "--db", str(db), "--base-url", fresh.url, check=True)  # all six ids
+        cli("graph.run", "--n", "6", "--shard", f"{i}/2", "--db", str(db), "--base-url", fresh.url, check=True)
+    merged = tmp_path / "merged.sqlite"
+    cli("graph.merge", *map(str, shards), "-o", str(merged), check=True)
+    assert [r[0] for r in rows(merged, "SELECT id FROM queries ORDER BY id")] == list(range(6))
+    accounted(merged, 6)
