@@ -102,8 +102,11 @@ class Store:
             if not present:  # a store this call began (e.g. in a read-only directory) is not left half-made
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{path}{suffix}").unlink(missing_ok=True)
-            raise StoreError(f"{path} cannot be {'read' if exists else 'created'} ({exc}); "
-                             f"{'restore it from a copy or ' if exists else ''}pass another --db path") from None
+            if isinstance(exc, sqlite3.OperationalError):  # cannot open or write: permissions, read-only place
+                fix = "check that the file and its directory are writable, or pass another --db path"
+            else:
+                fix = "it may be corrupt: restore it from a copy or pass another --db path"
+            raise StoreError(f"{path} cannot be {'read' if exists else 'created'} ({exc}); {fix}") from None
         except StoreError:
             conn.close()
             raise
