@@ -85,8 +85,7 @@ def _worker(db: str, config_json: str, seed: int, part: Slice, concurrency: int,
         stats = engine.stats
         stats.stopped = f"worker {index} failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the final stats must reach the parent
-    out.put((index, stats))
-    del lock
+    out.put((index, stats))  # `lock` (an fd) stays open, and the store owned, until this process exits
 
 
 def run_workers(db: Path, config: RunConfig, seed: int, parts: list[Slice], concurrency: int, retry: bool,

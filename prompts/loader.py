@@ -91,7 +91,7 @@ def check_prompts_dir(prompts_dir: Path, own: frozenset[str] = frozenset()) -> N
             continue
         name = path.name.removesuffix(".txt")
         if name not in known:
-            if name in own or path.name in own:
+            if own & {name, path.name, path.stem}:
                 continue
             raise PromptError(f"prompt file {path} replaces no packaged prompt; rename it to one of: {', '.join(sorted(known))}")
         override, packaged = load_prompt(name, folder), load_prompt(name)
