@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -94,6 +95,9 @@ def run_cli(main: Callable[[], int | None]) -> NoReturn:
     except known_errors() as exc:
         stage = exc.extra.get("stage") if isinstance(exc, LLMError) else None
         fail(f"{stage}: {exc}" if stage else str(exc))
+    except sqlite3.DatabaseError as exc:  # a page went bad after the store opened fine
+        fail(f"the store could not be read or written ({exc}); it may be corrupt: restore it from a copy "
+             "or pass another --db")
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise SystemExit(130) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -41,10 +42,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--what", choices=["sr", "kd"], required=True, help="sr: refined triplets; kd: teacher answers.")
     parser.add_argument("--out", type=Path, required=True, help="Output JSONL path.")
     args = parser.parse_args(argv)
+    if args.out.is_dir():
+        fail(f"--out {args.out} is a directory; pass a file path such as {args.out / (args.what + '.jsonl')}")
     try:
         count = export(args.db, args.what, args.out)
     except InputError as exc:
         fail(exc.one_line())
+    except sqlite3.DatabaseError as exc:
+        fail(f"{args.db} could not be read ({exc}); it may be corrupt: restore it from a copy, nothing was written")
+    except OSError as exc:
+        fail(f"cannot write {args.out} ({exc.strerror or exc}); pass an --out in a writable directory")
     print(f"wrote {count} {args.what} records to {args.out}", file=sys.stderr)
     return 0
 

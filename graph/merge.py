@@ -44,8 +44,8 @@ def merge_stores(inputs: list[Path], output: Path) -> dict[str, int]:
     merged = False
     try:
         out.write_run(first["config"], first["seed"], first["n"], "")
-        for path, _ in runs:
-            _copy_items(out, path)
+        for path, row in runs:
+            _copy_items(out, path, row["shard"], row["n"])
         merged = True
         return {table: out.count(table) for table in ITEM_TABLES}
     finally:
@@ -55,15 +55,18 @@ def merge_stores(inputs: list[Path], output: Path) -> dict[str, int]:
                 Path(f"{output}{suffix}").unlink(missing_ok=True)
 
 
-def _copy_items(out: Store, path: Path) -> None:
-    """Append one shard's item tables in one transaction; an id already present is an error."""
+def _copy_items(out: Store, path: Path, shard: str, n: int) -> None:
+    """Append one shard's item tables in one transaction; an id already present is an error. Only the
+    shard's own ids are copied: queries pre-generated (graph.queries --db) for other shards stay behind."""
+    index, count = (int(p) for p in shard.split("/")) if shard else (0, 1)
     out.conn.execute("ATTACH DATABASE ? AS shard", (str(path),))
     try:
         with out.conn:
             out.conn.execute("BEGIN IMMEDIATE")
             for table in ITEM_TABLES:
                 cols = ", ".join(SCHEMA[table])
-                out.conn.execute(f"INSERT INTO main.[{table}] ({cols}) SELECT {cols} FROM shard.[{table}]")
+                out.conn.execute(f"INSERT INTO main.[{table}] ({cols}) SELECT {cols} FROM shard.[{table}] "
+                                 "WHERE id % ? = ? AND id < ?", (count, index, n))
     except sqlite3.IntegrityError:
         raise StoreError(f"{path} has query ids that another shard also has; were the shards run with the same --shard?") from None
     finally:

@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from graph.cli import embedded_profile, endpoints, fail, run_cli
-from graph.store import Store
+from graph.owner import owned
+from graph.pregen import check_seed, ids_to_generate
+from graph.store import Store, StoreError
 from nodes.llm import ChatClient, EndpointsDown, LLMError, make_client
 from nodes.query_gen import QueryGenError, generate_query
 from state.attributes import DISTRIBUTIONS, OTHER_COUNTRY, Attributes, Priors, load_priors, sample_attributes
@@ -136,6 +138,7 @@ async def generate_all(
     window: deque[asyncio.Task[tuple[Attributes, str | Exception]]] = deque()
     source: Iterator[Attributes] = iter(attrs)
     written = failed = 0
+    rows: list[tuple[Any, ...]] = []
     try:
         while True:
             while len(window) < 4 * concurrency and (a := next(source, None)) is not None:
@@ -144,9 +147,10 @@ async def generate_all(
                 return written, failed
             item, result = await window.popleft()
             if isinstance(result, str) and store is not None:
-                store.add("queries", (item.id, json.dumps(item.model_dump()), result))
-                if store.pending_rows() >= 256:
-                    store.flush()
+                rows.append((item.id, json.dumps(item.model_dump()), result))
+                if len(rows) >= 256:
+                    store.add_queries(rows)
+                    rows.clear()
                 written += 1
             elif isinstance(result, str):
                 out.write(json.dumps(record(item, result), ensure_ascii=False) + "\n")
@@ -165,14 +169,25 @@ async def generate_all(
     finally:
         for task in window:
             task.cancel()
+        if rows and store is not None:
+            store.add_queries(rows)
 
 
 async def _run(
-    config: RunConfig, attrs: Iterable[Attributes], concurrency: int, out: IO[str], db: Path | None = None
+    config: RunConfig, ids: Iterable[int], seed: int, concurrency: int, out: IO[str], db: Path | None = None
 ) -> tuple[int, int]:
+    priors = load_priors(config.priors_file)
     client = make_client(config, concurrency=concurrency)
     try:
         model = await client.model_name()  # fails fast, with one line, when the endpoint is unreachable
+        store = Store.open(db, create=True) if db is not None else None
+        if store is not None:  # never replace a query a run may have answered, nor add ids it will not run
+            try:
+                check_seed(store, seed, priors)
+            except StoreError:
+                store.conn.close()
+                raise
+            ids = ids_to_generate(store, ids)
         s = config.sampling_for("query")
         print(
             f"generating with {model} at {', '.join(config.endpoint.base_urls)} (concurrency {concurrency}, "
@@ -180,12 +195,12 @@ async def _run(
             file=sys.stderr,
             flush=True,
         )
-        store = Store.open(db, create=True) if db is not None else None
         try:
+            attrs = (sample_attributes(seed, i, priors) for i in ids)
             return await generate_all(client, config, attrs, concurrency, out, store)
         finally:
             if store is not None:
-                store.close()
+                store.conn.close()
     finally:
         await client.aclose()
 
@@ -253,11 +268,12 @@ def main(argv: list[str] | None = None) -> int:
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
         log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-        with endpoints(config.endpoint.base_urls, log) as (urls, embedded):
+        lock = owned(args.db, "graph.queries") if args.db is not None else nullcontext(0)
+        with lock, endpoints(config.endpoint.base_urls, log) as (urls, embedded):
             if embedded:
                 config = resolve_config(args.config, {**cli, "endpoint.base_urls": urls}, profile=embedded_profile(embedded))
                 args.concurrency = min(args.concurrency, embedded.concurrency)
-            written, failed = asyncio.run(_run(config, samples, args.concurrency, out, args.db))
+            written, failed = asyncio.run(_run(config, ids, args.seed, args.concurrency, out, args.db))
     print(
         f"wrote {written} queries, {failed} failed{f' (into {args.out or args.db})' if args.out or args.db else ''}",
         file=sys.stderr,

@@ -12,17 +12,28 @@ from rich.table import Table
 from rich.text import Text
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Laying out a huge answer takes rich minutes; a panel shows this much of one text (--json shows all).
+MAX_SHOWN_CHARS = 20_000
+
+
+def cap(text: str, limit: int = MAX_SHOWN_CHARS) -> tuple[str, int]:
+    """(the first `limit` characters, how many were cut)."""
+    return (text, 0) if len(text) <= limit else (text[:limit], len(text) - limit)
 
 
 def safe(text: str | None, style: str = "") -> Text:
-    """Model text as a literal Text: markup like [/] stays text, control bytes (ANSI escapes) are shown escaped."""
-    clean = CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text or "")
-    return Text(clean, style=style)
+    """Model text as a literal Text: markup like [/] stays text, control bytes (ANSI escapes) are shown escaped;
+    past MAX_SHOWN_CHARS the rest is replaced by a note."""
+    shown, cut = cap(text or "")
+    out = Text(CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", shown), style=style)
+    if cut:
+        out.append(f" … [{cut:,} more characters not shown; --json prints everything]", style="bold yellow")
+    return out
 
 
 def word_diff(before: str, after: str) -> Text:
     """Word-level diff of r0 → r': removed words red and struck through, added words green."""
-    a, b = before.split(), after.split()
+    a, b = cap(before)[0].split(), cap(after)[0].split()
     out = Text()
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
         if op == "equal":

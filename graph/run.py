@@ -12,8 +12,6 @@ Without --base-url (and none in the config) the embedded SmolLM2 server is start
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
-import queue
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,10 +25,16 @@ from graph.cli import (
     resolve_from_args,
     run_cli,
 )
-from graph.progress import Progress, combine
+from graph.owner import owned
+from graph.preflight import check_files, check_integrity, check_models, check_pregenerated, read_run
+from graph.progress import Progress
 from graph.runner import Engine, Slice, Stats
 from graph.store import Store, StoreError
+from graph.workers import run_engine, run_workers
 from state.config import RunConfig
+
+EXIT_ALL_FAILED = 1  # the run finished, but no id got a result
+EXIT_INTERRUPTED = 130  # SIGINT or SIGTERM: stopped cleanly, resumable
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -97,22 +101,9 @@ def extra_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def _worker(db: str, config_json: str, seed: int, part: Slice, concurrency: int, retry: bool,
-            index: int, out: Any) -> None:
-    """Entry point of one worker process: runs its slice and streams Stats to the parent."""
-    config = RunConfig.model_validate_json(config_json)
-    engine = Engine(Path(db), config, seed, part, concurrency, retry, on_stats=lambda s: out.put((index, s)))
-    try:
-        stats = arun(engine.run())
-    except KeyboardInterrupt:
-        stats = engine.stats
-        stats.stopped = "interrupted"
-    out.put((index, stats))
-
-
 def execute(args: argparse.Namespace, db: Path, config: RunConfig, seed: int, n: int, shard: tuple[int, int],
-            already: int) -> Stats:
-    """Run every worker over its slice with a live progress view; returns the combined stats."""
+            already: int, lock_fd: int) -> Stats:
+    """Run the engine (or --workers processes) over the shard with a live progress view; combined stats."""
     index, count = shard
     total = len(range(index, n, count))
     workers = max(1, args.workers)
@@ -120,29 +111,22 @@ def execute(args: argparse.Namespace, db: Path, config: RunConfig, seed: int, n:
         if workers == 1:
             engine = Engine(db, config, seed, Slice(n, index, count), args.concurrency, args.retry_failed,
                             on_stats=progress.update)
-            stats = arun(engine.run())
-            progress.update(stats, force=True)
-            return stats
-        ctx = mp.get_context("spawn")
-        out = ctx.Queue()
-        procs = [ctx.Process(target=_worker, args=(str(db), config.model_dump_json(), seed,
-                                                   Slice(n, index + count * w, count * workers),
-                                                   args.concurrency, args.retry_failed, w, out)) for w in range(workers)]
-        for p in procs:
-            p.start()
-        latest: dict[int, Stats] = {}
-        while any(p.is_alive() for p in procs) or not out.empty():
-            try:
-                w, stats = out.get(timeout=0.5)
-                latest[w] = stats
-            except queue.Empty:
-                continue
-            progress.update(combine(latest.values()))
-        for p in procs:
-            p.join()
-        final = combine(latest.values())
-        progress.update(final, force=True)
-        return final
+            stats = run_engine(engine)
+        else:
+            parts = [Slice(n, index + count * w, count * workers) for w in range(workers)]
+            stats = run_workers(db, config, seed, parts, args.concurrency, args.retry_failed, lock_fd, progress.update)
+        progress.update(stats, force=True)
+        return stats
+
+
+def _top_failure(db: Path) -> str:
+    store = Store.open(db)
+    try:
+        row = store.conn.execute("SELECT stage, error_class, message, count(*) AS c FROM failures "
+                                 "GROUP BY stage, error_class ORDER BY c DESC LIMIT 1").fetchone()
+    finally:
+        store.conn.close()
+    return f"mostly {row[0]}: {row[1]}: {row[2][:200]}" if row else "see the failures table"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,56 +134,68 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_args(parser)
     args = parser.parse_args(argv)
-    if args.n is not None and args.n < 0:
-        fail(f"--n must be 0 or more, not {args.n}")
+    if args.n is not None and args.n < 1:
+        fail(f"--n must be at least 1, not {args.n}")
     if args.concurrency < 1 or args.workers < 1:
         fail("--concurrency and --workers must be at least 1")
-    shard = parse_shard(args.shard)
-    store = Store.open(args.db, create=args.n is not None)
-    stored = store.run_row()
+    parse_shard(args.shard)
+    db: Path = args.db
+    stored, was_embedded = read_run(db)
     if stored is None and args.n is None:
-        store.conn.close()
-        fail(f"{args.db} holds no run yet; pass --n N to start one")
-    stored_config = RunConfig.model_validate(stored["config"]) if stored else None
+        fail(f"{db} holds no run yet; pass --n N to start one")
     n = args.n if args.n is not None else stored["n"]  # type: ignore[index]
     seed = args.seed if args.seed is not None else (stored["seed"] if stored else 0)
     shard_text = args.shard if args.shard is not None else (stored["shard"] if stored else "")
     shard = parse_shard(shard_text)
-    was_embedded = store.conn.execute("SELECT value FROM meta WHERE key = 'embedded'").fetchone()
     profile = stored["config"] if stored else None
-    if profile and was_embedded and was_embedded[0] == "1" and not args.base_urls:
+    if profile and was_embedded and not args.base_urls:
         profile = {**profile, "endpoint": {**profile["endpoint"], "base_urls": []}}
     config = resolve_from_args(args, extra=extra_overrides(args), base=profile)
+    check_files(config)  # everything is checked before the first write: a typo leaves no run row behind
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    with endpoints(config.endpoint.base_urls, log) as (urls, embedded):
+    with owned(db, "graph.run") as lock_fd, endpoints(config.endpoint.base_urls, log) as (urls, embedded):
         if embedded:
             config = resolve_from_args(args, urls, embedded=None if stored else embedded, extra=extra_overrides(args),
                                        base=profile)
             if args.concurrency > embedded.concurrency:
                 log(f"embedded model ({embedded.engine}): --concurrency {args.concurrency} lowered to {embedded.concurrency}")
                 args.concurrency = embedded.concurrency
-        if stored and stored_config is not None:
-            diff = first_difference(identity(stored_config, stored["seed"], stored["n"], stored["shard"] or ""),
-                                    identity(config, seed, n, shard_text))
-            if diff and not args.force:
-                store.conn.close()
-                raise StoreError(f"{args.db} holds a different run ({diff}); use the same settings, a new --db, or --force")
-        if not stored or args.force:
-            store.write_run(config.model_dump(mode="json"), seed, n, shard_text)
-        with store.conn:
-            store.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('embedded', ?)", ("1" if embedded else "0",))
-        already = store.count("results") + store.count("failures") if not args.retry_failed else 0
-        store.conn.close()
+        arun(check_models(config))
+        existed = db.exists() and db.stat().st_size > 0
+        store = Store.open(db, create=True)
+        try:
+            if existed:
+                check_integrity(store)
+            stored = store.run_row()  # read again under the lock
+            if stored is not None:
+                diff = first_difference(identity(RunConfig.model_validate(stored["config"]), stored["seed"],
+                                                 stored["n"], stored["shard"] or ""),
+                                        identity(config, seed, n, shard_text))
+                if diff and not args.force:
+                    raise StoreError(f"{db} holds a different run ({diff}); use the same settings, a new --db, or --force")
+            check_pregenerated(store, config, seed, n, *shard)
+            if not stored or args.force:
+                store.write_run(config.model_dump(mode="json"), seed, n, shard_text)
+            with store.conn:
+                store.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('embedded', ?)", ("1" if embedded else "0",))
+            already = store.count("results") + store.count("failures") if not args.retry_failed else 0
+        finally:
+            store.conn.close()
         print(f"run: n={n} seed={seed} shard={shard_text or '-'} refiner={config.refiner} facets={','.join(config.facets)} "
-              f"endpoints={','.join(config.endpoint.base_urls)} db={args.db}", file=sys.stderr)
-        stats = execute(args, args.db, config, seed, n, shard, already)
-    final = Store.open(args.db)
+              f"endpoints={','.join(config.endpoint.base_urls)} db={db}", file=sys.stderr)
+        stats = execute(args, db, config, seed, n, shard, already, lock_fd)
+    final = Store.open(db)
     results, failures = final.count("results"), final.count("failures")
     final.conn.close()
     print(f"stored: {results} results ({stats.kept} kept, {stats.dropped} dropped this session), {failures} failures "
-          f"in {args.db}. View one: python -m graph.trace --db {args.db} --id <id>", file=sys.stderr)
+          f"in {db}. View one: python -m graph.trace --db {db} --id <id>", file=sys.stderr)
+    if stats.stopped and stats.stopped.startswith("interrupted"):
+        fail(f"run stopped: {stats.stopped}; every finished id is stored, run the same command to resume", EXIT_INTERRUPTED)
     if stats.stopped:
         fail(f"run stopped: {stats.stopped}", EXIT_STOPPED)
+    if stats.done and stats.failed == stats.done:
+        fail(f"every one of the {stats.done} ids run failed ({_top_failure(db)}); fix the cause, then "
+             "run the same command with --retry-failed", EXIT_ALL_FAILED)
     return 0
 
 

@@ -70,39 +70,55 @@ class Store:
     # -- opening -----------------------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | Path, create: bool = False) -> Store:
-        """Open (or with create=True, make) a store; a foreign or corrupt file is refused untouched."""
+        """Open (or with create=True, make) a store; a foreign, corrupt or unusable path is refused untouched."""
         path = Path(path)
-        exists = path.exists() and path.stat().st_size > 0
+        if path.is_dir():
+            raise StoreError(f"{path} is a directory; pass a file path for the store, e.g. {path / 'run.sqlite'}")
+        present = path.exists()
+        exists = present and path.stat().st_size > 0
         if not exists and not create:
             raise StoreError(f"{path} does not exist; start a run with --n N to create it")
         if exists:
             cls._check_header(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open {path} ({exc}); pass a --db in a writable directory") from None
         try:
             if exists:
                 app = conn.execute("PRAGMA application_id").fetchone()[0]
                 tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
                 if app != APP_ID or not {"runs", "queries"} <= tables:
                     raise StoreError(f"{path} is an SQLite file but not a MuSeR store; pass a new --db path")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            store = cls(path, conn)
+            if not exists:
+                store._create()
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise StoreError(f"{path} is not a readable SQLite database ({exc}); pass another --db path") from None
+            if not present:  # a store this call began (e.g. in a read-only directory) is not left half-made
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+            if isinstance(exc, sqlite3.OperationalError):  # cannot open or write: permissions, read-only place
+                fix = "check that the file and its directory are writable, or pass another --db path"
+            else:
+                fix = "it may be corrupt: restore it from a copy or pass another --db path"
+            raise StoreError(f"{path} cannot be {'read' if exists else 'created'} ({exc}); {fix}") from None
         except StoreError:
             conn.close()
             raise
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=30000")
-        store = cls(path, conn)
-        if not exists:
-            store._create()
         return store
 
     @staticmethod
     def _check_header(path: Path) -> None:
-        with path.open("rb") as fh:
-            head = fh.read(16)
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(16)
+        except OSError as exc:
+            raise StoreError(f"cannot read {path} ({exc.strerror}); check its permissions or pass another --db") from None
         if head != b"SQLite format 3\x00":
             raise StoreError(f"{path} is not an SQLite database (it may be corrupt or another kind of file); pass another --db path")
 
@@ -141,6 +157,12 @@ class Store:
     def add(self, table: str, row: tuple[Any, ...]) -> None:
         """Queue one row; written at the next flush()."""
         self._pending[table].append(row)
+
+    def add_queries(self, rows: list[tuple[Any, ...]]) -> None:
+        """Insert pre-generated queries now; an id that already has one keeps it."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.executemany(_insert_sql("queries", replace=False), rows)
 
     def clear_failure(self, item_id: int) -> None:
         """Queue removal of an id's failure row (retry succeeded)."""

@@ -2,6 +2,7 @@
 
   python -m graph.trace --query "My 3 year old has had a fever of 39.5 for two days..." --base-url URL
   python -m graph.trace --query "..." --refiner contgen --facets decision,safety
+  python -m graph.trace --query-file question.txt --base-url URL   # a long query from a file
   python -m graph.trace --config my.yaml --query "..." --json      # machine-readable trace
   python -m graph.trace --mermaid                                   # the graph's diagram
   python -m graph.trace --db runs/main.sqlite --id 3               # a stored result of graph.run
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -117,10 +119,32 @@ def print_state(console: Console, state: dict[str, Any]) -> None:
         console.print(render.safe(f"failed at {f['stage']}: {f['error_class']}: {f['message']}", "bold red"))
 
 
+def query_text(query: str | None, path: Path | None) -> str:
+    """The query from --query or --query-file, checked to be non-empty UTF-8 text."""
+    if query is not None and path is not None:
+        fail("pass either --query or --query-file, not both")
+    if path is not None:
+        try:
+            query = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            fail(f"--query-file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8")
+        except OSError as exc:
+            fail(f"--query-file {path} cannot be read ({exc.strerror}); check the path")
+    elif query is not None:
+        try:
+            query.encode("utf-8")
+        except UnicodeEncodeError:  # undecodable argv bytes arrive as lone surrogates
+            fail("--query is not valid UTF-8 text; fix the terminal's encoding or use --query-file")
+    if not query or not query.strip():
+        fail("--query (or --query-file) is required (the medical question to refine); or use --db/--mermaid")
+    return query
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m graph.trace", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--query", help="The medical query to refine.")
+    parser.add_argument("--query-file", type=Path, metavar="PATH", help="Read the query from this UTF-8 text file.")
     parser.add_argument("--json", action="store_true", help="Print the whole trace as JSON instead of panels.")
     parser.add_argument("--mermaid", action="store_true", help="Print the graph's Mermaid diagram and exit.")
     parser.add_argument("--db", help="Show a stored result from this graph.run store instead of running.")
@@ -141,8 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print_state(console, state)
         return 0
-    if not args.query or not args.query.strip():
-        fail("--query is required (the medical question to refine); or use --db/--mermaid")
+    args.query = query_text(args.query, args.query_file)
     if len(args.query) > MAX_QUERY_CHARS:
         fail(f"--query is {len(args.query)} characters; the limit is {MAX_QUERY_CHARS}")
     config = resolve_from_args(args)

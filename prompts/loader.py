@@ -76,3 +76,26 @@ def available() -> list[str]:
     return sorted(
         p.name.removesuffix(".txt") for p in PACKAGED_DIR.iterdir() if p.name.endswith((".txt", ".jinja"))
     )
+
+
+def check_prompts_dir(prompts_dir: Path, own: frozenset[str] = frozenset()) -> None:
+    """Refuse a prompts_dir that would fail or be ignored at run time: not a directory, a template file
+    replacing no packaged prompt (a typo'd name; `own` lists names the config uses on purpose), or an
+    override whose <<slots>> differ from the packaged template's (every call would fail)."""
+    folder = Path(prompts_dir)
+    if not folder.is_dir():
+        raise PromptError(f"prompts_dir {folder} is not a directory; fix --prompts-dir or prompts_dir in your config")
+    known = set(available())
+    for path in sorted(folder.iterdir()):
+        if not path.name.endswith((".txt", ".jinja")) or not path.is_file():
+            continue
+        name = path.name.removesuffix(".txt")
+        if name not in known:
+            if own & {name, path.name, path.stem}:
+                continue
+            raise PromptError(f"prompt file {path} replaces no packaged prompt; rename it to one of: {', '.join(sorted(known))}")
+        override, packaged = load_prompt(name, folder), load_prompt(name)
+        if override.slots != packaged.slots:
+            want = ", ".join(f"<<{s}>>" for s in sorted(packaged.slots)) or "none"
+            have = ", ".join(f"<<{s}>>" for s in sorted(override.slots)) or "none"
+            raise PromptError(f"prompt file {path} has slots {have}; the {name!r} prompt must have exactly {want}")

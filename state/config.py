@@ -61,6 +61,13 @@ class EndpointConfig(BaseModel):
     probe_after_s: float = Field(10.0, gt=0, description="Seconds before an ejected endpoint is tried again.")
     all_down_after_s: float = Field(60.0, gt=0, description="Stop when every endpoint has been out this long.")
 
+    @field_validator("api_key")
+    @classmethod
+    def _check_key(cls, key: str) -> str:
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in key):
+            raise ValueError("the API key contains a line break or control character; copy the key without it")
+        return key
+
     @field_validator("base_urls")
     @classmethod
     def _check_urls(cls, urls: list[str]) -> list[str]:

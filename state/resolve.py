@@ -54,6 +54,10 @@ def load_yaml(path: Path) -> dict[str, Any]:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file {path} not found; check the --config path") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory; pass the YAML file inside it to --config") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read ({exc.strerror}); check the --config path") from None
     except UnicodeDecodeError:
         raise ConfigError(f"config file {path} is not UTF-8 text; save it as UTF-8 YAML") from None
     return parse_yaml_mapping(text, f"config file {path}")
@@ -105,7 +109,8 @@ def format_validation_error(exc: ValidationError, source: str = "config") -> str
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"]) or "(top level)"
     got = err.get("input")
-    got_text = f" (got {got!r})" if not isinstance(got, dict | list) and got is not None else ""
+    secret = "api_key" in err["loc"]  # never echo a key into a terminal or log
+    got_text = f" (got {got!r})" if not isinstance(got, dict | list) and got is not None and not secret else ""
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         msg = "unknown setting"

@@ -152,3 +152,20 @@ def test_render_leaves_json_braces_alone(tmp_path: Path) -> None:
     assert prompt.render(question="fever {39.5}") == (
         'Answer as JSON: {"criteria_met": true, "notes": {{x}}, "q": "fever {39.5}"} {0} {question}\n'
     )
+
+
+def test_prompts_dir_check_catches_typos_and_slot_changes(tmp_path: Path) -> None:
+    from prompts.loader import check_prompts_dir
+
+    (tmp_path / "eval_safety.txt").write_text("Safety of <<response>> to <<question>>: list gaps.\n")
+    (tmp_path / "mytemplate.jinja").write_text("{{ messages }}")
+    check_prompts_dir(tmp_path, frozenset({"mytemplate"}))  # same slots, and a template the config names
+    (tmp_path / "eval_safty.txt").write_text("<<question>> <<response>>\n")
+    with pytest.raises(PromptError, match=r"eval_safty\.txt replaces no packaged prompt"):
+        check_prompts_dir(tmp_path, frozenset({"mytemplate"}))
+    (tmp_path / "eval_safty.txt").unlink()
+    (tmp_path / "refine_directref.txt").write_text("Improve <<response>> for <<question>>.\n")
+    with pytest.raises(PromptError, match="must have exactly <<question>>, <<reflection>>, <<response>>"):
+        check_prompts_dir(tmp_path, frozenset({"mytemplate"}))
+    with pytest.raises(PromptError, match="is not a directory"):
+        check_prompts_dir(tmp_path / "missing")
