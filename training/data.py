@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -17,7 +18,7 @@ from training.datacard import CardBuilder
 from training.errors import InputError, run_cli
 from training.filters import MIN_ANSWER_WORDS, split_of
 from training.records import Dropped, iter_chat_records, scan_records
-from training.store import STAGE_TABLE, STAGES, Stage, open_store, run_keys
+from training.store import STAGE_TABLE, STAGES, Stage, check_stage, damaged, open_store, run_keys
 
 __all__ = ["build_dataset", "iter_chat_records", "main"]
 
@@ -40,9 +41,36 @@ def build_dataset(
     if not 0.0 <= validation_fraction < 1.0:
         raise InputError(f"--validation-fraction must be in [0, 1), got {validation_fraction}")
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file — pass a directory for train.jsonl, validation.jsonl, data_card.json")
+    _check_store(db_path, stage)  # before anything is created
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    card = CardBuilder()
     tmp = {split: out / f".{name}.tmp" for split, name in SPLIT_FILES.items()}
+    try:
+        return _write(db_path, stage, out, tmp, validation_fraction, salt)
+    except BaseException:
+        for path in tmp.values():
+            path.unlink(missing_ok=True)
+        if created and not any(out.iterdir()):
+            out.rmdir()
+        raise
+
+
+def _check_store(db_path: str | Path, stage: Stage) -> None:
+    conn = open_store(db_path)
+    try:
+        check_stage(conn, stage, db_path)
+    except sqlite3.DatabaseError as exc:
+        raise damaged(db_path, exc) from None
+    finally:
+        conn.close()
+
+
+def _write(
+    db_path: str | Path, stage: Stage, out: Path, tmp: dict[str, Path], validation_fraction: float, salt: str
+) -> dict[str, Any]:
+    card = CardBuilder()
     handles = {split: path.open("w", encoding="utf-8") for split, path in tmp.items()}
     try:
         for item in scan_records(db_path, stage):
@@ -65,8 +93,6 @@ def build_dataset(
         format="messages: user query, assistant '<think>\\nreasoning\\n</think>\\n\\nanswer'",
     )
     if rendered["counts"]["written"] == 0:
-        for path in tmp.values():
-            path.unlink(missing_ok=True)
         reasons = ", ".join(f"{k}={v}" for k, v in rendered["dropped"].items())
         raise InputError(
             f"stage {stage}: no kept row in `{STAGE_TABLE[stage]}` of {db_path} passes the filters ({reasons}) "
@@ -82,6 +108,8 @@ def _store_runs(db_path: str | Path) -> list[str]:
     conn = open_store(db_path)
     try:
         return run_keys(conn)
+    except sqlite3.DatabaseError as exc:
+        raise damaged(db_path, exc) from None
     finally:
         conn.close()
 

@@ -10,6 +10,7 @@ from trl import ModelConfig
 
 from training.cache import looks_local, resolve_model_ref
 from training.errors import InputError
+from training.guards import check_hyperparameters, model_placement
 from training.sft_config import MuserSFTConfig
 
 NO_RESUME = {"false", "no", "none", "never", "0"}
@@ -139,8 +140,15 @@ def is_finished(checkpoint: str | None, config: MuserSFTConfig) -> bool:
 
 def preflight(config: MuserSFTConfig, model_args: ModelConfig) -> Plan:
     """Run every check; raises `InputError` on the first problem."""
+    check_hyperparameters(config)
+    if config.packing:
+        raise InputError(
+            "packing is not supported by training.sft: use `padding_free: true` (no padding either, and a "
+            "batch still counts records as the paper's batch size does)"
+        )
     train, validation = check_dataset(config)
     world = check_batch(config)
+    model_placement(config, world)
     model_path = check_model(model_args, config.trust_remote_code)
     resume = find_resume(config)
     finished = is_finished(resume, config)
