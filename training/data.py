@@ -42,7 +42,9 @@ def build_dataset(
         raise InputError(f"--validation-fraction must be in [0, 1), got {validation_fraction}")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} is a file — pass a directory for train.jsonl, validation.jsonl, data_card.json")
+        raise InputError(
+            f"--out {out} is a file — pass a directory for train.jsonl, validation.jsonl, data_card.json"
+        )
     _check_store(db_path, stage)  # before anything is created
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)

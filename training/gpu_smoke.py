@@ -52,7 +52,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def command(run: Launch, gpus: int, args: argparse.Namespace, model: Path, data: Path, out: Path) -> list[str]:
+def command(
+    run: Launch, gpus: int, args: argparse.Namespace, model: Path, data: Path, out: Path
+) -> list[str]:
     """The exact command line of one run (launcher + `training.sft` + the smoke's overrides)."""
     processes = gpus if run.launcher != "python" else 1
     port = str(free_port())
@@ -75,7 +77,16 @@ def command(run: Launch, gpus: int, args: argparse.Namespace, model: Path, data:
     ]  # fmt: skip
     tail += ["--deepspeed", str(ZERO[run.zero])] if run.zero else ["--deepspeed", ""]
     if args.cpu:
-        tail += ["--bf16", "false", "--dtype", "float32", "--gradient_checkpointing", "false", "--use_cpu", "true"]
+        tail += [
+            "--bf16",
+            "false",
+            "--dtype",
+            "float32",
+            "--gradient_checkpointing",
+            "false",
+            "--use_cpu",
+            "true",
+        ]
     return head + tail
 
 
@@ -115,8 +126,9 @@ def generate(model_dir: Path, cpu: bool) -> str:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = "cuda" if torch.cuda.is_available() and not cpu else "cpu"
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir).to(device)
+    tokenizer: Any = AutoTokenizer.from_pretrained(model_dir)
+    model: Any = AutoModelForCausalLM.from_pretrained(model_dir)
+    model.to(device)
     prompt = tokenizer.apply_chat_template(
         [{"role": "user", "content": "fever cough child?"}], add_generation_prompt=True,
         return_tensors="pt", return_dict=True,
@@ -159,7 +171,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         raise InputError(f"--launchers {args.launchers!r}: use deepspeed, accelerate and/or python")
     if args.cpu and launchers != ["python"]:
         raise InputError("--cpu runs one plain process: pass --launchers python with it")
-    for name in ("records", "min_words", "max_words", "max_length", "batch", "accumulation", "kd_steps", "sr_steps"):
+    for name in (
+        "records",
+        "min_words",
+        "max_words",
+        "max_length",
+        "batch",
+        "accumulation",
+        "kd_steps",
+        "sr_steps",
+    ):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if args.min_words > args.max_words:
@@ -196,7 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     model, kd_model = out / "base-model", out / runs[0].name
     data = {"kd": out / "data" / "kd", "sr": out / "data" / "sr"}
     commands = [
-        command(run, gpus, args, model if run.stage == "kd" else kd_model, data[run.stage], out) for run in runs
+        command(run, gpus, args, model if run.stage == "kd" else kd_model, data[run.stage], out)
+        for run in runs
     ]
     if args.dry_run:
         print("\n".join(shlex.join(cmd) for cmd in commands))

@@ -43,7 +43,9 @@ def check_hyperparameters(config: Any) -> None:
         bad = not math.isfinite(value) or value < low or (value == low and not inclusive)
         if bad:
             need = f"{'at least' if inclusive else 'above'} {low:g}"
-            raise InputError(f"--{name} is {value!r}: it must be a finite number {need} — fix the flag or recipe")
+            raise InputError(
+                f"--{name} is {value!r}: it must be a finite number {need} — fix the flag or recipe"
+            )
     for name in ("adam_beta1", "adam_beta2"):
         if getattr(config, name, None) is not None and float(getattr(config, name)) >= 1.0:
             raise InputError(f"--{name} is {getattr(config, name)!r}: it must be below 1")

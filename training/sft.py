@@ -136,6 +136,7 @@ def build_trainer(config: MuserSFTConfig, model_args: ModelConfig, plan: Plan) -
         "revision": model_args.model_revision,
         "attn_implementation": model_args.attn_implementation,
         "dtype": model_args.dtype,
+        "use_cache": False,  # with a KV cache, transformers ignores the per-record position ids of padding-free rows
         **model_placement(config, plan.world_size),
         **(config.model_init_kwargs or {}),  # type: ignore[dict-item]
     }
@@ -185,6 +186,7 @@ def train(config: MuserSFTConfig, model_args: ModelConfig, plan: Plan) -> dict[s
     trainer.check_weights_finite()
     if trainer.original_template is not None:
         tokenizer.chat_template = trainer.original_template
+    trainer.model.config.use_cache = True  # the saved model generates with its KV cache
     trainer.save_model(str(plan.output_dir))
     summary = loss_summary(trainer.state.log_history, result.metrics, time.monotonic() - started)
     summary["data"] = lengths

@@ -16,11 +16,63 @@ CHATML = (
     "'<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
 WORDS = (
-    "fever cough pain dose child adult week days blood pressure heart rate rash swelling doctor clinic "
-    "urgent symptoms history allergy medicine tablet infection virus bacteria rest fluids sleep diet "
-    "exercise breathing chest stomach headache dizziness nausea vomiting test result follow-up referral "
-    "risk safe warning sign emergency monitor temperature weight age pregnancy kidney liver skin eye ear"
-).split()
+    "fever",
+    "cough",
+    "pain",
+    "dose",
+    "child",
+    "adult",
+    "week",
+    "days",
+    "blood",
+    "pressure",
+    "heart",
+    "rate",
+    "rash",
+    "swelling",
+    "doctor",
+    "clinic",
+    "urgent",
+    "symptoms",
+    "history",
+    "allergy",
+    "medicine",
+    "tablet",
+    "infection",
+    "virus",
+    "bacteria",
+    "rest",
+    "fluids",
+    "sleep",
+    "diet",
+    "exercise",
+    "breathing",
+    "chest",
+    "stomach",
+    "headache",
+    "dizziness",
+    "nausea",
+    "vomiting",
+    "test",
+    "result",
+    "follow-up",
+    "referral",
+    "risk",
+    "safe",
+    "warning",
+    "sign",
+    "emergency",
+    "monitor",
+    "temperature",
+    "weight",
+    "age",
+    "pregnancy",
+    "kidney",
+    "liver",
+    "skin",
+    "eye",
+    "ear",
+)
 # Qwen3-0.6B's architecture (its public config.json); vocab_size follows the smoke's own tokenizer
 ARCHITECTURES: dict[str, dict[str, Any]] = {
     "qwen3-0.6b": {
@@ -97,9 +149,7 @@ def architecture(name_or_file: str) -> dict[str, Any]:
     if not path.is_file():
         from training.errors import InputError
 
-        raise InputError(
-            f"--arch {name_or_file}: neither {', '.join(ARCHITECTURES)} nor a config.json file"
-        )
+        raise InputError(f"--arch {name_or_file}: neither {', '.join(ARCHITECTURES)} nor a config.json file")
     return json.loads(path.read_text(encoding="utf-8"))
 
 

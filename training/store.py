@@ -57,7 +57,9 @@ def open_store(db_path: str | Path) -> sqlite3.Connection:
             f"store {path} is an empty file — point --db at a store written by `python -m graph.run`"
         )
     if path.is_dir():
-        raise InputError(f"store {path} is a directory — pass --db with the SQLite file written by `python -m graph.run`")
+        raise InputError(
+            f"store {path} is a directory — pass --db with the SQLite file written by `python -m graph.run`"
+        )
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
         tables = _tables(conn)

@@ -73,7 +73,8 @@ class GuardedSFTTrainer(SFTTrainer):
     def check_weights_finite(self) -> None:
         """Raise `TrainingDiverged` when any weight is NaN/inf (a last update can break a model silently)."""
         bad = False
-        for param in self.model.parameters():
+        model: Any = self.model
+        for param in model.parameters():
             local = getattr(param, "ds_tensor", None)  # ZeRO-3 keeps this rank's shard here
             tensor = local if local is not None else param
             if tensor.numel() and not bool(torch.isfinite(tensor.detach()).all()):
