@@ -32,6 +32,6 @@ def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | N
         print(f"error: {exc.one_line()}", file=sys.stderr)
         sys.exit(EXIT_INPUT_ERROR)
     except TrainingDiverged as exc:
-        print(f"error: {exc.one_line()}", file=sys.stderr)
+        print(f"\nerror: {exc.one_line()}", file=sys.stderr)  # on its own line, after any progress bar
         sys.exit(EXIT_RUN_FAILED)
     sys.exit(code)
