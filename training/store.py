@@ -48,6 +48,10 @@ class StageRow:
 def open_store(db_path: str | Path) -> sqlite3.Connection:
     """Open a store read-only and check it is a MuSeR store (has `queries` and `runs`); never creates a file."""
     path = Path(db_path)
+    if path.is_dir():
+        raise InputError(
+            f"store {path} is a directory — pass --db with the SQLite file written by `python -m graph.run`"
+        )
     if not path.is_file():
         raise InputError(
             f"store not found: {path} — pass --db with the SQLite file written by `python -m graph.run`"

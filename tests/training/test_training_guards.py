@@ -65,7 +65,9 @@ def test_cli_refuses_learning_rate_before_loading_anything(tmp_path: Path, value
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = proc.stderr.strip().splitlines()
-    assert lines[-1].startswith(f"error: --learning_rate is {float(value)!r}") and "Traceback" not in proc.stderr
+    assert (
+        lines[-1].startswith(f"error: --learning_rate is {float(value)!r}") and "Traceback" not in proc.stderr
+    )
     assert not out.exists()  # refused before the dataset, the model or the output directory was touched
 
 
@@ -73,7 +75,9 @@ def test_zero3_refuses_a_device_map_and_loads_without_one(tmp_path: Path) -> Non
     config = SimpleNamespace(deepspeed=ZERO3, model_init_kwargs={"device_map": "auto"})
     with pytest.raises(InputError, match="ZeRO-3 partitions the model itself"):
         model_placement(config, 1)
-    assert model_placement(SimpleNamespace(deepspeed=ZERO3, model_init_kwargs=None), 1) == {"device_map": None}
+    assert model_placement(SimpleNamespace(deepspeed=ZERO3, model_init_kwargs=None), 1) == {
+        "device_map": None
+    }
     assert model_placement(SimpleNamespace(deepspeed=None, model_init_kwargs=None), 4) == {"device_map": None}
     assert model_placement(SimpleNamespace(deepspeed=None, model_init_kwargs=None), 1) == {}
     assert deepspeed_stage(ZERO3) == 3 and deepspeed_stage(None) is None
