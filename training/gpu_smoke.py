@@ -99,13 +99,17 @@ def row(run: Launch, summary: dict[str, Any] | None, code: int, seconds: float) 
         "zero": run.zero or "-",
         "exit": code,
         "steps": (summary or {}).get("global_step"),
-        "first_loss": (summary or {}).get("first_loss"),
-        "last_loss": (summary or {}).get("last_loss"),
+        "first_loss": _rounded((summary or {}).get("first_loss")),
+        "last_loss": _rounded((summary or {}).get("last_loss")),
         "tokens_per_s_per_gpu": speed.get("tokens_per_second_per_device"),
         "peak_mem_gib": speed.get("peak_memory_gib"),
         "mfu": speed.get("mfu"),
         "wall_s": round(seconds, 1),
     }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 def render(rows: Sequence[dict[str, Any]]) -> str:

@@ -81,7 +81,7 @@ def test_zero3_refuses_a_device_map_and_loads_without_one(tmp_path: Path) -> Non
     assert model_placement(SimpleNamespace(deepspeed=None, model_init_kwargs=None), 4) == {"device_map": None}
     assert model_placement(SimpleNamespace(deepspeed=None, model_init_kwargs=None), 1) == {}
     assert deepspeed_stage(ZERO3) == 3 and deepspeed_stage(None) is None
-    with pytest.raises(InputError, match="DeepSpeed config .*nope.json not found"):
+    with pytest.raises(InputError, match=r"DeepSpeed config .*nope\.json not found"):
         deepspeed_stage(str(tmp_path / "nope.json"))
 
 

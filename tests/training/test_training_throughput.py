@@ -31,7 +31,9 @@ CPU_RECIPE = str(Path(__file__).parents[2] / "training" / "recipes" / "smollm2-1
         (None, None),
     ],
 )
-def test_peak_tflops_by_device_name(name: str | None, peak: float | None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_peak_tflops_by_device_name(
+    name: str | None, peak: float | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("MUSER_PEAK_TFLOPS", raising=False)
     assert peak_tflops(name) == peak
 
@@ -77,7 +79,10 @@ def record_lengths(model_dir: Path, data: Path) -> list[int]:
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     rows = [json.loads(line) for line in (data / "train.jsonl").read_text().splitlines()]
-    return [len(tokenizer.apply_chat_template(r["messages"], tokenize=True, return_dict=True)["input_ids"]) for r in rows]
+    return [
+        len(tokenizer.apply_chat_template(r["messages"], tokenize=True, return_dict=True)["input_ids"])
+        for r in rows
+    ]
 
 
 def run_args(model: Path, data: Path, out: Path, max_length: int) -> list[str]:
@@ -106,7 +111,9 @@ def test_over_length_records_are_dropped_whole_and_counted(
     assert speed["tokens_per_second_per_device"] > 0 and speed["mfu"] is None and summary["device"] == "cpu"
     assert speed["parameters"] == sum(p.numel() for p in _load(out).parameters())
 
-    with pytest.raises(InputError, match=f"every training record is longer than max_length {min(lengths) - 1}"):
+    with pytest.raises(
+        InputError, match=f"every training record is longer than max_length {min(lengths) - 1}"
+    ):
         main(run_args(tiny_model_dir, kd_dataset, tmp_path / "none", min(lengths) - 1))
 
 
