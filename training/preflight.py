@@ -10,6 +10,7 @@ from trl import ModelConfig
 
 from training.cache import looks_local, resolve_model_ref
 from training.errors import InputError
+from training.fingerprint import check_resume, fingerprint
 from training.guards import check_hyperparameters, model_placement
 from training.sft_config import MuserSFTConfig
 
@@ -27,6 +28,7 @@ class Plan:
     resume_from: str | None
     world_size: int
     finished: bool = False
+    fingerprint: dict | None = None
 
 
 def check_dataset(config: MuserSFTConfig) -> tuple[Path, Path | None]:
@@ -150,6 +152,9 @@ def preflight(config: MuserSFTConfig, model_args: ModelConfig) -> Plan:
     world = check_batch(config)
     model_placement(config, world)
     model_path = check_model(model_args, config.trust_remote_code)
+    identity = fingerprint(config, model_path, [train, validation], world)
     resume = find_resume(config)
+    if resume is not None:
+        check_resume(resume, identity, config.allow_changed_resume)
     finished = is_finished(resume, config)
-    return Plan(model_path, output_dir(config), train, validation, resume, world, finished)
+    return Plan(model_path, output_dir(config), train, validation, resume, world, finished, identity)

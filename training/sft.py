@@ -115,7 +115,7 @@ def build_trainer(config: MuserSFTConfig, model_args: ModelConfig, plan: Plan) -
     from transformers.trainer_utils import IntervalStrategy
     from trl import get_peft_config
 
-    from training.trainer import GuardedSFTTrainer, StepTimer, drop_over_length
+    from training.trainer import FingerprintWriter, GuardedSFTTrainer, StepTimer, drop_over_length
 
     tokenizer = AutoTokenizer.from_pretrained(
         plan.model_path, revision=model_args.model_revision, trust_remote_code=config.trust_remote_code
@@ -151,7 +151,7 @@ def build_trainer(config: MuserSFTConfig, model_args: ModelConfig, plan: Plan) -
         eval_dataset=eval_set if config.eval_strategy != IntervalStrategy.NO else None,
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
-        callbacks=[timer],
+        callbacks=[timer, FingerprintWriter(plan.fingerprint)],
     )
     config.max_length = limit
     trainer.timer = timer

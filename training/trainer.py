@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -15,6 +16,7 @@ from transformers import TrainerCallback
 from trl import SFTTrainer
 
 from training.errors import TrainingDiverged
+from training.fingerprint import write
 
 HINT = "lower --learning_rate or check the data; no final model was saved (earlier checkpoints are kept)"
 
@@ -52,6 +54,17 @@ class StepTimer(TrainerCallback):
     @property
     def seconds(self) -> float:
         return max(0.0, self.ended - self.started)
+
+
+class FingerprintWriter(TrainerCallback):
+    """Stores the run's fingerprint in every checkpoint, so a later resume can tell if data or recipe changed."""
+
+    def __init__(self, identity: dict[str, Any] | None) -> None:
+        self.identity = identity
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.identity is not None and state.is_world_process_zero:
+            write(Path(args.output_dir) / f"checkpoint-{state.global_step}", self.identity)
 
 
 class GuardedSFTTrainer(SFTTrainer):

@@ -62,14 +62,18 @@ def test_cpu_training_on_the_declared_floor_versions(tmp_path: Path) -> None:
     probe = "import importlib.metadata as m, json, sys; print(json.dumps({n: m.version(n) for n in sys.argv[1:]}))"
     seen = json.loads(subprocess.run([python, "-c", probe, *floors, "torch"], capture_output=True, text=True,
                                      check=True).stdout)  # fmt: skip
-    assert all(Version(seen[name]) == Version(floor) for name, floor in floors.items()), seen  # really the floors
+    assert all(Version(seen[name]) == Version(floor) for name, floor in floors.items()), (
+        seen
+    )  # really the floors
     assert seen["torch"].split("+")[0] == pinned()["torch"]  # and the installed CPU torch, not a CUDA one
     print("floors:", json.dumps(seen))
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     tests = ["tests/training/test_training_recipes.py", "tests/training/test_training_padding_free.py",
              "tests/training/test_training_guards.py"]  # fmt: skip
-    proc = subprocess.run([python, "-m", "pytest", "-q", *tests], capture_output=True, text=True, cwd=ROOT, env=env)
+    proc = subprocess.run(
+        [python, "-m", "pytest", "-q", *tests], capture_output=True, text=True, cwd=ROOT, env=env
+    )
     assert proc.returncode == 0, proc.stdout[-4000:]
 
     out = tmp_path / "smoke"
