@@ -16,34 +16,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from training.errors import InputError, run_cli
 from training.smoke_data import ARCHITECTURES, write_dataset, write_model
+from training.smoke_plan import Launch, plan
+from training.smoke_report import generate, render, row
 
 ROOT = Path(__file__).resolve().parent
 RECIPES = {"kd": ROOT / "recipes" / "qwen3-14b" / "kd.yaml", "sr": ROOT / "recipes" / "qwen3-14b" / "sr.yaml"}
 ZERO = {"zero2": ROOT / "deepspeed" / "zero2.json", "zero3": ROOT / "deepspeed" / "zero3.json"}
-
-
-@dataclass(frozen=True)
-class Launch:
-    """One training run of the smoke: which stage, through which launcher, under which ZeRO stage."""
-
-    name: str
-    stage: str
-    launcher: str  # deepspeed | accelerate | python (one process, no launcher: for CPU checks)
-    zero: str | None
-    steps: int
-
-
-def plan(launchers: Sequence[str], kd_steps: int, sr_steps: int, zero: bool) -> list[Launch]:
-    """kd (ZeRO-3) then sr (ZeRO-2) through each launcher; the first launcher's kd feeds every sr run."""
-    runs = [Launch(f"kd-{name}", "kd", name, "zero3" if zero else None, kd_steps) for name in launchers]
-    runs += [Launch(f"sr-{name}", "sr", name, "zero2" if zero else None, sr_steps) for name in launchers]
-    return runs
 
 
 def free_port() -> int:
@@ -88,60 +70,6 @@ def command(
             "true",
         ]
     return head + tail
-
-
-def row(run: Launch, summary: dict[str, Any] | None, code: int, seconds: float) -> dict[str, Any]:
-    """One line of the smoke's report from a run's train_summary.json (None when the run failed)."""
-    speed = (summary or {}).get("throughput") or {}
-    return {
-        "run": run.name,
-        "launcher": run.launcher,
-        "zero": run.zero or "-",
-        "exit": code,
-        "steps": (summary or {}).get("global_step"),
-        "first_loss": _rounded((summary or {}).get("first_loss")),
-        "last_loss": _rounded((summary or {}).get("last_loss")),
-        "tokens_per_s_per_gpu": speed.get("tokens_per_second_per_device"),
-        "peak_mem_gib": speed.get("peak_memory_gib"),
-        "mfu": speed.get("mfu"),
-        "wall_s": round(seconds, 1),
-    }
-
-
-def _rounded(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
-
-
-def render(rows: Sequence[dict[str, Any]]) -> str:
-    """The report as a fixed-width text table."""
-    if not rows:
-        return ""
-    keys = list(rows[0])
-    cells = [[("-" if r[k] is None else str(r[k])) for k in keys] for r in rows]
-    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
-    lines = ["  ".join(k.ljust(w) for k, w in zip(keys, widths, strict=True))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(cells_row, widths, strict=True)) for cells_row in cells]
-    return "\n".join(lines)
-
-
-def generate(model_dir: Path, cpu: bool) -> str:
-    """Reload a trained model and greedily generate a few tokens (proves the saved model is whole)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    device = "cuda" if torch.cuda.is_available() and not cpu else "cpu"
-    tokenizer: Any = AutoTokenizer.from_pretrained(model_dir)
-    model: Any = AutoModelForCausalLM.from_pretrained(model_dir)
-    model.to(device)
-    prompt = tokenizer.apply_chat_template(
-        [{"role": "user", "content": "fever cough child?"}], add_generation_prompt=True,
-        return_tensors="pt", return_dict=True,
-    ).to(device)  # fmt: skip
-    out = model.generate(**prompt, max_new_tokens=8, do_sample=False)
-    new = out[0, prompt["input_ids"].shape[1] :]
-    if new.numel() == 0:
-        raise RuntimeError(f"{model_dir} generated no token")
-    return str(tokenizer.decode(new))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
