@@ -93,3 +93,15 @@ def test_deepspeed_configs_leave_batch_and_precision_to_hf(stage: int) -> None:
     assert "optimizer" not in config and "scheduler" not in config  # AdamW + cosine come from the recipe
     if stage == 3:
         assert config["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"] is True
+
+
+def test_zero3_offload_keeps_adamw_with_the_recipes_hyperparameters() -> None:
+    config = json.loads((PACKAGE / "deepspeed" / "zero3_offload.json").read_text())
+    zero = config["zero_optimization"]
+    assert zero["stage"] == 3 and zero["offload_optimizer"]["device"] == "cpu"
+    # DeepSpeed's CPU AdamW, every value filled in by transformers from the recipe (lr, betas, eps, decay)
+    assert config["optimizer"] == {
+        "type": "AdamW",
+        "params": {"lr": "auto", "betas": "auto", "eps": "auto", "weight_decay": "auto"},
+    }
+    assert "scheduler" not in config  # the cosine schedule with warm-up still comes from the recipe
