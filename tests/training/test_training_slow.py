@@ -75,12 +75,25 @@ def test_prepare_base_is_idempotent(base_model: Path) -> None:
     assert 500e6 < weights.stat().st_size < 560e6  # plain fp32 weights of a 135M model
 
 
+def test_base_ends_turns_with_im_end(base_model: Path) -> None:
+    from transformers import AutoConfig, AutoTokenizer, GenerationConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(base_model)
+    end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert tokenizer.eos_token == "<|im_end|>" and tokenizer.pad_token == "<|im_end|>"
+    config, generation = AutoConfig.from_pretrained(base_model), GenerationConfig.from_pretrained(base_model)
+    assert config.eos_token_id == end and config.pad_token_id == end and generation.eos_token_id == end
+
+
 def test_sft_on_cpu_learns_saves_and_resumes(base_model: Path, kd_dir: Path, tmp_path: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     out = tmp_path / "kd-out"
     sft(out, kd_dir, 4, "--save_strategy", "steps", "--save_steps", "4", "--save_total_limit", "1")
     summary = check_loss_fell(out, 4)
+    assert summary["data"]["dropped_over_max_length"] == 0 and summary["throughput"]["tokens"] > 0
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["eos_token_id"] == saved["pad_token_id"] == AutoTokenizer.from_pretrained(out).eos_token_id
     print(
         "cpu run:",
         json.dumps({k: summary[k] for k in ("first_loss", "last_loss", "global_step", "wall_time_s")}),
