@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -143,6 +144,12 @@ def visible_gpus(requested: int | None, cpu: bool) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Build the inputs, run every launch, reload + generate, print and store the report."""
     args = parse_args(argv)
+    if not args.dry_run:
+        for name in args.launcher_list:
+            if name != "python" and shutil.which(name) is None:
+                raise InputError(
+                    f"`{name}` is not on PATH — install the train extra: pip install -e '.[train]'"
+                )
     gpus = visible_gpus(args.gpus, args.cpu) if not args.dry_run else (args.gpus or 1)
     out: Path = args.out.resolve()
     runs = plan(args.launcher_list, args.kd_steps, args.sr_steps, zero=not args.cpu)

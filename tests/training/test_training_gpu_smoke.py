@@ -54,6 +54,15 @@ def test_without_a_gpu_it_refuses_in_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "s").exists()
 
 
+def test_a_missing_launcher_is_named(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "training.gpu_smoke", "--out", str(tmp_path / "s")],
+        capture_output=True, text=True, cwd=ROOT, env={"PATH": str(tmp_path), "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: `deepspeed` is not on PATH")
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [
