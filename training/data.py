@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -17,7 +18,8 @@ from training.datacard import CardBuilder
 from training.errors import InputError, run_cli
 from training.filters import MIN_ANSWER_WORDS, split_of
 from training.records import Dropped, iter_chat_records, scan_records
-from training.store import STAGE_TABLE, STAGES, Stage, open_store, run_keys
+from training.store import STAGE_TABLE, STAGES, Stage, check_stage, damaged, open_store, run_keys
+from training.token_count import Counter, load_counter
 
 __all__ = ["build_dataset", "iter_chat_records", "main"]
 
@@ -31,8 +33,12 @@ def build_dataset(
     out_dir: str | Path,
     validation_fraction: float = 0.05,
     salt: str = "muser",
+    tokenizer: str | None = None,
+    max_length: int | None = None,
 ) -> dict[str, Any]:
     """Write the stage's split JSONL files and data card into `out_dir`; return the card.
+
+    With `tokenizer`, the card also counts tokens per record and how many exceed `max_length`.
 
     Files are written under temporary names and renamed at the end, so a failed build leaves any
     previous dataset in place. Raises `InputError` when the store is unusable or nothing survives.
@@ -40,9 +46,51 @@ def build_dataset(
     if not 0.0 <= validation_fraction < 1.0:
         raise InputError(f"--validation-fraction must be in [0, 1), got {validation_fraction}")
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(
+            f"--out {out} is a file — pass a directory for train.jsonl, validation.jsonl, data_card.json"
+        )
+    if max_length is not None and max_length < 1:
+        raise InputError(f"--max-length must be a positive number of tokens, got {max_length}")
+    if max_length is not None and not tokenizer:
+        raise InputError("--max-length counts tokens: pass --tokenizer MODEL with it")
+    _check_store(db_path, stage)  # before anything is created
+    counter = load_counter(tokenizer) if tokenizer else None
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    card = CardBuilder()
     tmp = {split: out / f".{name}.tmp" for split, name in SPLIT_FILES.items()}
+    try:
+        tokens = (counter, str(tokenizer), max_length) if counter else None
+        card = _write(db_path, stage, out, tmp, validation_fraction, salt, tokens)
+    except BaseException:
+        for path in tmp.values():
+            path.unlink(missing_ok=True)
+        if created and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    return card
+
+
+def _check_store(db_path: str | Path, stage: Stage) -> None:
+    conn = open_store(db_path)
+    try:
+        check_stage(conn, stage, db_path)
+    except sqlite3.DatabaseError as exc:
+        raise damaged(db_path, exc) from None
+    finally:
+        conn.close()
+
+
+def _write(
+    db_path: str | Path,
+    stage: Stage,
+    out: Path,
+    tmp: dict[str, Path],
+    validation_fraction: float,
+    salt: str,
+    tokens: tuple[Counter, str, int | None] | None,
+) -> dict[str, Any]:
+    card = CardBuilder()
     handles = {split: path.open("w", encoding="utf-8") for split, path in tmp.items()}
     try:
         for item in scan_records(db_path, stage):
@@ -51,7 +99,7 @@ def build_dataset(
                 continue
             split = split_of(item["id"], validation_fraction, salt)
             handles[split].write(json.dumps(item, ensure_ascii=False) + "\n")
-            card.add_record(item, split)
+            card.add_record(item, split, tokens[0](item) if tokens else None)
     finally:
         for handle in handles.values():
             handle.close()
@@ -64,9 +112,9 @@ def build_dataset(
         split={"validation_fraction": validation_fraction, "salt": salt, "by": "sha256(salt:id)"},
         format="messages: user query, assistant '<think>\\nreasoning\\n</think>\\n\\nanswer'",
     )
+    if tokens is not None:
+        rendered["length_tokens"] = card.token_section(tokens[1], tokens[2])
     if rendered["counts"]["written"] == 0:
-        for path in tmp.values():
-            path.unlink(missing_ok=True)
         reasons = ", ".join(f"{k}={v}" for k, v in rendered["dropped"].items())
         raise InputError(
             f"stage {stage}: no kept row in `{STAGE_TABLE[stage]}` of {db_path} passes the filters ({reasons}) "
@@ -82,6 +130,8 @@ def _store_runs(db_path: str | Path) -> list[str]:
     conn = open_store(db_path)
     try:
         return run_keys(conn)
+    except sqlite3.DatabaseError as exc:
+        raise damaged(db_path, exc) from None
     finally:
         conn.close()
 
@@ -107,6 +157,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--split-salt", default="muser", help="salt of the split hash; change it for another split"
     )
+    parser.add_argument(
+        "--tokenizer",
+        default=None,
+        help="model whose tokenizer counts tokens for the card (the recipe's model_name_or_path; needs the "
+        "train extra)",
+    )
+    parser.add_argument(
+        "--max-length",
+        type=int,
+        default=None,
+        help="the recipe's max_length: the card counts records longer than it (training drops them)",
+    )
     return parser.parse_args(argv)
 
 
@@ -118,7 +180,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parse_args(argv)
     card = build_dataset(
-        args.db, cast(Stage, args.stage), args.out, args.validation_fraction, args.split_salt
+        args.db,
+        cast(Stage, args.stage),
+        args.out,
+        args.validation_fraction,
+        args.split_salt,
+        args.tokenizer,
+        args.max_length,
     )
     table = Table(title=escape(f"stage {args.stage} → {args.out}"))
     table.add_column("what")
@@ -127,6 +195,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         table.add_row(name, str(value))
     for reason, value in card["dropped"].items():
         table.add_row(escape(f"dropped: {reason}"), str(value), style="dim")
+    tokens = card.get("length_tokens")
+    if tokens:
+        table.add_row(
+            "tokens p50 / p95 / max",
+            " / ".join(str(tokens["percentiles"][p]) for p in ("p50", "p95", "p100")),
+        )
+        if tokens["over_max_length"] is not None:
+            table.add_row(
+                f"over max_length {tokens['max_length']} (dropped at training)",
+                str(tokens["over_max_length"]),
+            )
     Console().print(table)
     return 0
 

@@ -36,17 +36,30 @@ class CardBuilder:
     lengths: dict[str, array[int]] = field(
         default_factory=lambda: {name: array("L") for name in ("query", "reasoning", "answer")}
     )
+    tokens: array[int] = field(default_factory=lambda: array("L"))
 
     def add_drop(self, reason: str) -> None:
         self.dropped[reason] += 1
 
-    def add_record(self, record: dict[str, Any], split: str) -> None:
+    def add_record(self, record: dict[str, Any], split: str, tokens: int | None = None) -> None:
         self.splits[split] += 1
+        if tokens is not None:
+            self.tokens.append(tokens)
         query = record["messages"][0]["content"]
         reasoning, _, answer = record["messages"][-1]["content"].partition(CLOSE_TAG)
         self.lengths["query"].append(word_count(query))
         self.lengths["reasoning"].append(word_count(reasoning.replace(OPEN_TAG, "")))
         self.lengths["answer"].append(word_count(answer))
+
+    def token_section(self, tokenizer: str, max_length: int | None) -> dict[str, Any]:
+        """Token-length percentiles and how many records exceed `max_length` (training drops those)."""
+        over = sum(1 for n in self.tokens if max_length is not None and n > max_length)
+        return {
+            "tokenizer": tokenizer,
+            "percentiles": percentiles(self.tokens),
+            "max_length": max_length,
+            "over_max_length": over if max_length is not None else None,
+        }
 
     def render(self, **provenance: Any) -> dict[str, Any]:
         written = self.splits["train"] + self.splits["validation"]

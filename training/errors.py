@@ -1,4 +1,4 @@
-"""User-fixable input errors, reported as one line on stderr with a non-zero exit (never a traceback)."""
+"""User-fixable input errors and diverged runs, reported as one line on stderr with a non-zero exit (never a traceback)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 EXIT_INPUT_ERROR = 2
+EXIT_RUN_FAILED = 1
 
 
 class InputError(Exception):
@@ -16,6 +17,13 @@ class InputError(Exception):
         return " ".join(str(self).split())
 
 
+class TrainingDiverged(Exception):
+    """The loss or the weights became non-finite: the run stops and saves no final model."""
+
+    def one_line(self) -> str:
+        return " ".join(str(self).split())
+
+
 def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> None:
     """Run a CLI `main`, turning an `InputError` into `error: <one line>` and exit status 2."""
     try:
@@ -23,4 +31,7 @@ def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | N
     except InputError as exc:
         print(f"error: {exc.one_line()}", file=sys.stderr)
         sys.exit(EXIT_INPUT_ERROR)
+    except TrainingDiverged as exc:
+        print(f"\nerror: {exc.one_line()}", file=sys.stderr)  # on its own line, after any progress bar
+        sys.exit(EXIT_RUN_FAILED)
     sys.exit(code)

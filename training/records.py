@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 from training.errors import InputError
 from training.filters import assistant_content, dedup_key, drop_reason, split_think
-from training.store import STAGE_TABLE, Stage, StageRow, check_stage, iter_stage_rows, open_store
+from training.store import STAGE_TABLE, Stage, StageRow, check_stage, damaged, iter_stage_rows, open_store
 
 ChatRecord = dict[str, Any]
 
@@ -61,6 +62,8 @@ def scan_records(db_path: str | Path, stage: Stage) -> Iterator[ChatRecord | Dro
     try:
         check_stage(conn, stage, db_path)
         yield from classify(iter_stage_rows(conn, stage))
+    except sqlite3.DatabaseError as exc:
+        raise damaged(db_path, exc) from None
     finally:
         conn.close()
 

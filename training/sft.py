@@ -19,46 +19,15 @@ from trl import ModelConfig
 
 from training.chat_format import ensure_reasoning_kept, to_prompt_completion
 from training.errors import InputError, run_cli
+from training.guards import model_placement
 from training.preflight import Plan, preflight
 from training.sft_config import MuserSFTConfig, parse_sft_args
+from training.summary import length_report, loss_summary, resolved_settings
+from training.throughput import count_parameters, peak_tflops, throughput
 
 log = logging.getLogger("training.sft")
 SUMMARY_FILE = "train_summary.json"
 RESOLVED_FILE = "muser_sft_config.json"
-
-
-def _plain(value: Any) -> Any:
-    """An enum's value (transformers stores optimizer and scheduler names as enums)."""
-    return getattr(value, "value", value)
-
-
-def resolved_settings(config: MuserSFTConfig, model_args: ModelConfig, plan: Plan) -> dict[str, Any]:
-    """The settings that define the run, logged at start and stored beside the model."""
-    return {
-        "model": plan.model_path,
-        "dataset_dir": config.dataset_dir,
-        "output_dir": str(plan.output_dir),
-        "resume_from": plan.resume_from,
-        "learning_rate": config.learning_rate,
-        "num_train_epochs": config.num_train_epochs,
-        "max_steps": config.max_steps,
-        "effective_batch_size": config.per_device_train_batch_size
-        * config.gradient_accumulation_steps
-        * plan.world_size,
-        "per_device_train_batch_size": config.per_device_train_batch_size,
-        "gradient_accumulation_steps": config.gradient_accumulation_steps,
-        "world_size": plan.world_size,
-        "optim": _plain(config.optim),
-        "weight_decay": config.weight_decay,
-        "lr_scheduler_type": _plain(config.lr_scheduler_type),
-        "warmup_steps": config.warmup_steps,
-        "max_length": config.max_length,
-        "bf16": config.bf16,
-        "dtype": model_args.dtype,
-        "deepspeed": config.deepspeed if isinstance(config.deepspeed, str) else bool(config.deepspeed),
-        "completion_only_loss": config.completion_only_loss,
-        "seed": config.seed,
-    }
 
 
 def load_splits(plan: Plan) -> tuple[Any, Any]:
@@ -73,32 +42,18 @@ def load_splits(plan: Plan) -> tuple[Any, Any]:
     return converted["train"], converted.get("validation")
 
 
-def loss_summary(
-    log_history: list[dict[str, Any]], metrics: dict[str, Any], seconds: float
-) -> dict[str, Any]:
-    """First/last/min training loss and step counts from the trainer's log history."""
-    losses = [(e["step"], e["loss"]) for e in log_history if "loss" in e and "step" in e]
-    evals = [e["eval_loss"] for e in log_history if "eval_loss" in e]
-    return {
-        "steps_logged": len(losses),
-        "first_loss": losses[0][1] if losses else None,
-        "last_loss": losses[-1][1] if losses else None,
-        "min_loss": min(loss for _, loss in losses) if losses else None,
-        "losses": [{"step": step, "loss": loss} for step, loss in losses],
-        "last_eval_loss": evals[-1] if evals else None,
-        "global_step": max((e.get("step", 0) for e in log_history), default=0),
-        "train_runtime_s": metrics.get("train_runtime"),
-        "wall_time_s": round(seconds, 1),
-    }
+def build_trainer(config: MuserSFTConfig, model_args: ModelConfig, plan: Plan) -> tuple[Any, Any, dict]:
+    """The guarded trainer with over-length records dropped; returns (trainer, tokenizer, length report).
 
-
-def train(config: MuserSFTConfig, model_args: ModelConfig, plan: Plan) -> dict[str, Any]:
-    """Build the trainer, train (resuming when a checkpoint exists), save model + tokenizer; return the summary."""
+    TRL would keep the start of an over-long record and train on an answer cut mid-sentence, so TRL gets
+    no `max_length` and records longer than it are dropped whole (and counted) instead.
+    """
     from transformers import AutoTokenizer
     from transformers.trainer_utils import IntervalStrategy
-    from trl import SFTTrainer, get_peft_config
+    from trl import get_peft_config
 
-    started = time.monotonic()
+    from training.trainer import FingerprintWriter, GuardedSFTTrainer, StepTimer, drop_over_length
+
     tokenizer = AutoTokenizer.from_pretrained(
         plan.model_path, revision=model_args.model_revision, trust_remote_code=config.trust_remote_code
     )
@@ -118,26 +73,72 @@ def train(config: MuserSFTConfig, model_args: ModelConfig, plan: Plan) -> dict[s
         "revision": model_args.model_revision,
         "attn_implementation": model_args.attn_implementation,
         "dtype": model_args.dtype,
+        "use_cache": False,  # with a KV cache, transformers ignores the per-record position ids of padding-free rows
+        **model_placement(config, plan.world_size),
         **(config.model_init_kwargs or {}),  # type: ignore[dict-item]
     }
-    trainer = SFTTrainer(
+    limit = config.max_length
+    config.max_length = None
+    config.include_num_input_tokens_seen = "all" if config.padding_free else "non_padding"
+    timer = StepTimer()
+    trainer = GuardedSFTTrainer(
         model=plan.model_path,
         args=config,
         train_dataset=train_set,
         eval_dataset=eval_set if config.eval_strategy != IntervalStrategy.NO else None,
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
+        callbacks=[timer, FingerprintWriter(plan.fingerprint)],
     )
+    config.max_length = limit
+    trainer.timer = timer
+    trainer.original_template = original_template
+    trainer.train_dataset, dropped, lengths = drop_over_length(trainer.train_dataset, limit)
+    if trainer.eval_dataset is not None:
+        trainer.eval_dataset, _, _ = drop_over_length(trainer.eval_dataset, limit)
+    report = length_report(lengths, dropped, limit)
+    if dropped:
+        log.warning(
+            "dropped %d of %d training records longer than max_length %s tokens (longest %d); "
+            "raise --max_length to keep them",
+            dropped, len(lengths), limit, report["length_tokens"]["p100"],
+        )  # fmt: skip
+    if dropped == len(lengths):
+        raise InputError(
+            f"every training record is longer than max_length {limit} tokens (shortest {min(lengths)}) — "
+            "raise --max_length"
+        )
+    return trainer, tokenizer, report
+
+
+def train(config: MuserSFTConfig, model_args: ModelConfig, plan: Plan) -> dict[str, Any]:
+    """Train (resuming when a checkpoint exists), check the weights, save model + tokenizer; return the summary."""
+    from training.trainer import device_name, peak_memory_bytes
+
+    started = time.monotonic()
+    trainer, tokenizer, lengths = build_trainer(config, model_args, plan)
     if plan.resume_from:
         log.info("resuming from %s", plan.resume_from)
     result = trainer.train(resume_from_checkpoint=plan.resume_from)
-    if original_template is not None:
-        tokenizer.chat_template = original_template
+    trainer.check_weights_finite()
+    if trainer.original_template is not None:
+        tokenizer.chat_template = trainer.original_template
+    trainer.model.config.use_cache = True  # the saved model generates with its KV cache
     trainer.save_model(str(plan.output_dir))
     summary = loss_summary(trainer.state.log_history, result.metrics, time.monotonic() - started)
+    summary["data"] = lengths
+    summary["throughput"] = throughput(
+        trainer.timer.tokens,
+        trainer.timer.seconds,
+        count_parameters(trainer.model),
+        plan.world_size,
+        peak_tflops(device_name()),
+        peak_memory_bytes(),
+    )
+    summary["device"] = device_name() or "cpu"
     if trainer.is_world_process_zero():
         (plan.output_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    trainer.end()
+    trainer.accelerator.end_training()  # waits for every rank, then closes the process group
     return summary
 
 
@@ -166,12 +167,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan.output_dir.mkdir(parents=True, exist_ok=True)
         (plan.output_dir / RESOLVED_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     summary = train(config, model_args, plan)
+    speed = summary["throughput"]
     log.info(
-        "done: %s steps, loss %s → %s, %.0f s; model saved to %s",
+        "done: %s steps, loss %s → %s, %.0f s, %.0f tokens/s per device (MFU %s); model saved to %s",
         summary["global_step"],
         summary["first_loss"],
         summary["last_loss"],
         summary["wall_time_s"],
+        speed["tokens_per_second_per_device"],
+        speed["mfu"],
         plan.output_dir,
     )
     return 0

@@ -28,6 +28,13 @@ class MuserSFTConfig(SFTConfig):
         default=None,
         metadata={"help": "Directory written by `python -m training.data` (train.jsonl, validation.jsonl)."},
     )
+    allow_changed_resume: bool = field(
+        default=False,
+        metadata={
+            "help": "Resume from a checkpoint even when the dataset files or the training settings changed since "
+            "it was written (refused by default)."
+        },
+    )
     effective_batch_size: int | None = field(
         default=None,
         metadata={

@@ -48,6 +48,10 @@ class StageRow:
 def open_store(db_path: str | Path) -> sqlite3.Connection:
     """Open a store read-only and check it is a MuSeR store (has `queries` and `runs`); never creates a file."""
     path = Path(db_path)
+    if path.is_dir():
+        raise InputError(
+            f"store {path} is a directory — pass --db with the SQLite file written by `python -m graph.run`"
+        )
     if not path.is_file():
         raise InputError(
             f"store not found: {path} — pass --db with the SQLite file written by `python -m graph.run`"
@@ -56,11 +60,17 @@ def open_store(db_path: str | Path) -> sqlite3.Connection:
         raise InputError(
             f"store {path} is an empty file — point --db at a store written by `python -m graph.run`"
         )
+    if path.is_dir():
+        raise InputError(
+            f"store {path} is a directory — pass --db with the SQLite file written by `python -m graph.run`"
+        )
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
         tables = _tables(conn)
     except sqlite3.DatabaseError as exc:
         conn.close()
+        if "malformed" in str(exc):
+            raise damaged(path, exc) from None
         raise InputError(f"{path} is not a SQLite database ({exc}) — pass --db with a MuSeR store") from None
     missing = [name for name in MARKER_TABLES if name not in tables]
     if missing:
@@ -70,6 +80,14 @@ def open_store(db_path: str | Path) -> sqlite3.Connection:
             "written by `python -m graph.run`"
         )
     return conn
+
+
+def damaged(path: str | Path, exc: Exception) -> InputError:
+    """The error for a store whose pages cannot be read (a valid header, corrupt content)."""
+    return InputError(
+        f"store {path} is damaged ({' '.join(str(exc).split())}) — restore it from a copy, or salvage the rows "
+        f"with `sqlite3 {path} .recover | sqlite3 recovered.sqlite` and pass --db recovered.sqlite"
+    )
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:

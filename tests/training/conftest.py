@@ -69,3 +69,12 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     LlamaForCausalLM(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+@pytest.fixture
+def kd_dataset(make_store: Callable[..., Path], tmp_path: Path) -> Path:
+    """A kd dataset (train.jsonl only) built from the default test store."""
+    from training.data import build_dataset
+
+    build_dataset(make_store(), "kd", tmp_path / "kd-data", 0.0)
+    return tmp_path / "kd-data"

@@ -88,7 +88,7 @@ def test_prompt_tokens_are_masked_and_the_think_block_is_trained(
         max_length=1024,
         bf16=False,
         use_cpu=True,
-        activation_checkpointing=False,
+        gradient_checkpointing=False,
         report_to="none",
         completion_only_loss=True,
     )

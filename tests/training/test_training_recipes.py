@@ -59,7 +59,7 @@ def test_gpu_recipes_use_bf16_checkpointing_and_zero3(backbone: str) -> None:
     for stage in ("kd", "sr"):
         recipe = load(backbone, stage)
         assert recipe["bf16"] is True and recipe["dtype"] == "bfloat16"
-        assert recipe["activation_checkpointing"] is True
+        assert recipe["gradient_checkpointing"] is True and recipe["padding_free"] is True
         assert (PACKAGE.parent / recipe["deepspeed"]).is_file()
     assert (
         load(backbone, "kd")["model_name_or_path"]
@@ -75,7 +75,7 @@ def test_cpu_recipe_parses_with_trls_parser_and_flags_override_it() -> None:
     assert config.num_train_epochs == 6 and config.weight_decay == 0.01
     assert config.get_warmup_steps(100) == 10
     assert model_args.model_name_or_path == "cache:smollm2-135m-instruct"
-    assert config.bf16 is False and config.activation_checkpointing is False
+    assert config.bf16 is False and config.gradient_checkpointing is False
 
 
 @pytest.mark.parametrize("stage", [2, 3])
@@ -93,3 +93,15 @@ def test_deepspeed_configs_leave_batch_and_precision_to_hf(stage: int) -> None:
     assert "optimizer" not in config and "scheduler" not in config  # AdamW + cosine come from the recipe
     if stage == 3:
         assert config["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"] is True
+
+
+def test_zero3_offload_keeps_adamw_with_the_recipes_hyperparameters() -> None:
+    config = json.loads((PACKAGE / "deepspeed" / "zero3_offload.json").read_text())
+    zero = config["zero_optimization"]
+    assert zero["stage"] == 3 and zero["offload_optimizer"]["device"] == "cpu"
+    # DeepSpeed's CPU AdamW, every value filled in by transformers from the recipe (lr, betas, eps, decay)
+    assert config["optimizer"] == {
+        "type": "AdamW",
+        "params": {"lr": "auto", "betas": "auto", "eps": "auto", "weight_decay": "auto"},
+    }
+    assert "scheduler" not in config  # the cosine schedule with warm-up still comes from the recipe

@@ -75,12 +75,25 @@ def test_prepare_base_is_idempotent(base_model: Path) -> None:
     assert 500e6 < weights.stat().st_size < 560e6  # plain fp32 weights of a 135M model
 
 
+def test_base_ends_turns_with_im_end(base_model: Path) -> None:
+    from transformers import AutoConfig, AutoTokenizer, GenerationConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(base_model)
+    end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert tokenizer.eos_token == "<|im_end|>" and tokenizer.pad_token == "<|im_end|>"
+    config, generation = AutoConfig.from_pretrained(base_model), GenerationConfig.from_pretrained(base_model)
+    assert config.eos_token_id == end and config.pad_token_id == end and generation.eos_token_id == end
+
+
 def test_sft_on_cpu_learns_saves_and_resumes(base_model: Path, kd_dir: Path, tmp_path: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     out = tmp_path / "kd-out"
     sft(out, kd_dir, 4, "--save_strategy", "steps", "--save_steps", "4", "--save_total_limit", "1")
     summary = check_loss_fell(out, 4)
+    assert summary["data"]["dropped_over_max_length"] == 0 and summary["throughput"]["tokens"] > 0
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["eos_token_id"] == saved["pad_token_id"] == AutoTokenizer.from_pretrained(out).eos_token_id
     print(
         "cpu run:",
         json.dumps({k: summary[k] for k in ("first_loss", "last_loss", "global_step", "wall_time_s")}),
@@ -119,3 +132,39 @@ def test_sft_under_deepspeed_zero2_on_cpu(base_model: Path, kd_dir: Path, tmp_pa
     print("zero2 run:", json.dumps({k: summary[k] for k in ("first_loss", "last_loss", "wall_time_s")}))
     assert json.loads((out / "muser_sft_config.json").read_text())["deepspeed"] == zero2
     assert (out / "model.safetensors").is_file() and (out / "tokenizer.json").is_file()
+
+
+def test_gpu_recipe_under_zero3_on_cpu(tmp_path: Path) -> None:
+    """The Qwen3 kd recipe as shipped (ZeRO-3, padding-free, gradient checkpointing) on a tiny random model."""
+    from transformers import AutoModelForCausalLM
+
+    from training.smoke_data import write_dataset, write_model
+
+    model_dir, data = (
+        write_model(tmp_path / "model", "tiny", 0),
+        write_dataset(tmp_path / "kd", 12, 20, 60, 0),
+    )
+    out = tmp_path / "z3-out"
+    env = {
+        "DS_ACCELERATOR": "cpu", "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1",
+        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port()),
+    }  # fmt: skip
+    argv = [
+        "--config", str(PACKAGE / "recipes" / "qwen3-14b" / "kd.yaml"), "--model_name_or_path", str(model_dir),
+        "--dataset_dir", str(data), "--output_dir", str(out), "--max_steps", "2",
+        "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "1", "--effective_batch_size", "2",
+        "--max_length", "512", "--eval_strategy", "no", "--save_strategy", "no", "--bf16", "false",
+        "--dtype", "float32", "--use_cpu", "true",
+    ]  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "training.sft", *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((out / "train_summary.json").read_text())
+    saved = AutoModelForCausalLM.from_pretrained(out)  # ZeRO-3 gathered the full weights on save
+    assert summary["global_step"] == 2 and summary["throughput"]["tokens"] > 0
+    assert summary["throughput"]["parameters"] == sum(p.numel() for p in saved.parameters())  # not the shards
+    assert json.loads((out / "muser_sft_config.json").read_text())["deepspeed"].endswith("zero3.json")
