@@ -15,7 +15,8 @@ from typing import Any
 
 import aiohttp
 
-from nodes.budget import fit, lowered_note, prompt_bound, tokenize_body, tokenize_url
+from nodes.budget import fit, lowered_note, prompt_bound
+from nodes.discovery import ServerInfo
 from nodes.llm import Completion, LLMError, Message, call_label
 from nodes.llm_wire import dumps, error_message, is_context_error, loads, one_line, request_body, usage_counts
 from nodes.routing import Endpoint, Pool
@@ -39,8 +40,7 @@ class HttpClient:
         self._session: aiohttp.ClientSession | None = None
         self._headers = {"Authorization": f"Bearer {config.api_key}", "Content-Type": "application/json"}
         self._timeout = aiohttp.ClientTimeout(total=config.timeout_s, sock_connect=config.connect_timeout_s)
-        self._quick_s = min(config.discovery_timeout_s, config.timeout_s)
-        self._quick = aiohttp.ClientTimeout(total=self._quick_s, sock_connect=config.connect_timeout_s)
+        self.info = ServerInfo(self._sess, config, self._headers)
         self._noted: set[tuple[str, str]] = set()
 
     # -- session and model -------------------------------------------------------------------------
@@ -56,43 +56,16 @@ class HttpClient:
             await self._session.close()
             self._session = None
 
-    async def _listing(self, url: str) -> list[dict[str, Any]]:
-        """The entries of one endpoint's /models; LLMError with a one-line reason when it does not answer."""
-        try:
-            async with self._sess().get(f"{url}/models", headers=self._headers, timeout=self._quick) as resp:
-                raw = await resp.read()
-                if resp.status != 200:
-                    raise LLMError("http", f"GET /models: {error_message(raw)}", status=resp.status, endpoint=url)
-        except asyncio.TimeoutError:  # before OSError: TimeoutError is an OSError since Python 3.11
-            raise LLMError("timeout", f"GET /models timed out after {self._quick_s:g}s; is this the server's URL? "
-                           "check --base-url", endpoint=url) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise LLMError(
-                "connection",
-                f"cannot reach the server ({one_line(str(exc) or type(exc).__name__)}); is it running? check --base-url",
-                endpoint=url,
-            ) from None
-        try:
-            return [item for item in loads(raw)["data"] if isinstance(item, dict) and "id" in item]
-        except (ValueError, KeyError, TypeError):
-            raise LLMError("malformed", "GET /models did not return an OpenAI model list; is this an OpenAI-compatible /v1 URL?", endpoint=url) from None
-
     async def served_models(self, url: str) -> list[str]:
         """Model ids at one endpoint's /models."""
-        return [str(item["id"]) for item in await self._listing(url)]
-
-    def _learn_context(self, ep: Endpoint, listing: list[dict[str, Any]], model: str) -> None:
-        entry = next((item for item in listing if str(item["id"]) == model), None)
-        value = entry.get("max_model_len") if entry else None
-        ep.context = value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-        ep.context_known = True
+        return [str(item["id"]) for item in await self.info.listing(url)]
 
     async def model_name(self) -> str:
         """The configured model, checked against the first endpoint; else the first one it serves."""
         if self._model is not None and self._checked:
             return self._model
         ep = self.endpoints[0]
-        listing = await self._listing(ep.url)
+        listing = await self.info.listing(ep.url)
         served = [str(item["id"]) for item in listing]
         if self._model is None:
             if not served:
@@ -100,48 +73,18 @@ class HttpClient:
             self._model = served[0]
         elif self._model not in served:
             raise LLMError("model", f"model {self._model!r} is not served (it serves: {', '.join(served)}); pass one of those to --model or omit --model", endpoint=ep.url)
-        self._learn_context(ep, listing, self._model)
+        self.info.learn_context(ep, listing, self._model)
         self._checked = True
         return self._model
 
     # -- context budget ----------------------------------------------------------------------------
-    async def _context(self, ep: Endpoint, model: str) -> int | None:
-        """The endpoint's context length, asked once; None when it is not reported (or cannot be had)."""
-        if not ep.context_known:
-            async with ep.lock:
-                if not ep.context_known:
-                    try:
-                        self._learn_context(ep, await self._listing(ep.url), model)
-                    except LLMError as exc:
-                        if exc.kind in ("connection", "timeout"):  # the endpoint is down: a failed attempt
-                            exc.retryable = True
-                            raise
-                        return None  # asked again on the next call; the request itself says what is wrong
-        return ep.context
-
-    async def _count(self, ep: Endpoint, body: dict[str, Any]) -> int | None:
-        """The prompt's exact token count from the server's /tokenize; None where it has none."""
-        if not ep.tokenize:
-            return None
-        try:
-            async with self._sess().post(tokenize_url(ep.url), data=dumps(tokenize_body(body["model"], body)),
-                                         headers=self._headers, timeout=self._quick) as resp:
-                raw = await resp.read()
-                if resp.status in (404, 405):
-                    ep.tokenize = False
-                    return None
-                count = loads(raw).get("count") if resp.status == 200 else None
-        except (asyncio.TimeoutError, aiohttp.ClientError, OSError, ValueError, AttributeError):
-            return None
-        return count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None
-
     async def _fitted(self, ep: Endpoint, body: dict[str, Any], bound: int) -> dict[str, Any]:
         """`body` with max_tokens lowered to what `ep`'s context leaves after the prompt, if it must be."""
         ceiling = body.get("max_tokens")
-        context = await self._context(ep, body["model"])
+        context = await self.info.context(ep, body["model"])
         if context is None or not isinstance(ceiling, int) or ceiling + bound <= context:
             return body
-        counted = await self._count(ep, body)
+        counted = await self.info.count(ep, body)
         chosen = fit(ceiling, context, bound if counted is None else counted, counted=counted is not None)
         if not chosen.lowered:
             return body
