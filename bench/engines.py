@@ -7,10 +7,10 @@
 engines        each engine serving SmolLM2-135M on this CPU: start-up seconds, generated tokens/s with 1,
                16 and 64 requests in flight (128 new tokens each), and the wall time of
                `graph.run --n 32` with the embedded profile at the engine's own concurrency.
-orchestration  vLLM only, in one run: the server's aggregate tokens/s when the project's HTTP client
-               sends the same calls a graph makes (query, generate, three facets at once, refine) with
-               the same token caps but no graph and no store, next to the tokens/s and graphs/min that
-               `graph.run` reaches, at each concurrency level. The ratio is what the orchestration costs.
+orchestration  vLLM only, in one run: the server's aggregate tokens/s when the node functions make a
+               graph's calls (same prompts, same caps, same order) straight from asyncio, with no
+               LangGraph, runner or store, next to the tokens/s and graphs/min that `graph.run` reaches
+               on the same ids, at each concurrency level. The ratio is what the orchestration costs.
 The last stdout line is the whole result as JSON.
 """
 
@@ -35,10 +35,17 @@ sys.path.insert(0, str(ROOT))
 from graph.serve import ENGINES  # noqa: E402
 from graph.serve_process import ServerProcess  # noqa: E402
 from graph.serve_vllm import ONE_QUESTION  # noqa: E402
+from nodes.context import NodeContext  # noqa: E402
+from nodes.evaluate import make_evaluator  # noqa: E402
+from nodes.generate import make_generate  # noqa: E402
 from nodes.llm_http import HttpClient  # noqa: E402
-from state.config import EMBEDDED_PROFILE, EndpointConfig, Sampling  # noqa: E402
+from nodes.merge import merge  # noqa: E402
+from nodes.query_gen import QueryGenError, generate_query  # noqa: E402
+from nodes.refine_directref import make_directref  # noqa: E402
+from state.attributes import default_priors, sample_attributes  # noqa: E402
+from state.config import EMBEDDED_PROFILE, EndpointConfig, RunConfig, Sampling  # noqa: E402
 
-# Caps of the orchestration case (every call rambles to its cap on a 135M model, so tokens are comparable).
+# Caps of the orchestration case (a 135M model rambles to its cap, so both sides generate alike).
 CAPS = {"query": 96, "generate": 96, "evaluate": 48, "refine": 96}
 QUESTION = {"structured_outputs": {"regex": ONE_QUESTION}}
 
@@ -83,25 +90,34 @@ def graph_run(url: str, n: int, concurrency: int, config: dict[str, Any], tmp: P
             "graph_tok_s": round(tokens / wall, 1), "graphs_per_min": round(60 * results / wall, 1)}
 
 
-async def raw_graphs(url: str, n: int, concurrency: int) -> float:
-    """Aggregate tokens/s of the calls n graphs make, sent straight through the client (no graph, no store)."""
+async def raw_graphs(url: str, n: int, concurrency: int, config: RunConfig) -> float:
+    """Aggregate tokens/s of n graphs' calls made by the same node functions, with the same prompts and
+    caps, called in the graph's order (query, generate, three facets at once, merge, refine) straight from
+    asyncio: no LangGraph, no runner, no store. graph.run's rate over this one is the orchestration's share."""
     client = HttpClient(EndpointConfig(base_urls=[url], timeout_s=900), concurrency=concurrency)
+    ctx = NodeContext(config=config, client=client)
+    generate, refine = make_generate(ctx), make_directref(ctx)
+    evaluators = [make_evaluator(ctx, facet) for facet in config.facets]
     slots = asyncio.Semaphore(concurrency)
-
-    def cap(node: str, **extra: Any) -> Sampling:
-        return Sampling(max_tokens=CAPS[node], **extra)
 
     async def one(i: int) -> int:
         async with slots:
-            q = await client.chat([{"role": "user", "content": f"Write one medical question, case {i}."}],
-                                  cap("query", extra_body=QUESTION))
-            r0 = await client.chat([{"role": "user", "content": q.text}], cap("generate"))
-            facets = await asyncio.gather(*(client.chat([{"role": "user", "content": f"{f} review: {r0.text}"}],
-                                                        cap("evaluate")) for f in ("decision", "communication", "safety")))
-            r1 = await client.chat([{"role": "user", "content": f"Improve: {r0.text}"}], cap("refine"))
-            return q.completion_tokens + r0.completion_tokens + sum(f.completion_tokens for f in facets) + r1.completion_tokens
+            try:
+                query, first = await generate_query(client, sample_attributes(0, i, default_priors()), config)
+            except QueryGenError:
+                return 0
+            state: dict[str, Any] = {"query": query, "calls": []}
+            state.update(await generate(state))  # type: ignore[arg-type]
+            outs = await asyncio.gather(*(evaluate(state) for evaluate in evaluators))  # type: ignore[arg-type]
+            state["verdicts"] = [v for out in outs for v in out["verdicts"]]
+            state.update(await merge(state))  # type: ignore[arg-type]
+            calls = [*state["calls"], *(c for out in outs for c in out["calls"])]
+            if "refinement" not in state:
+                calls += (await refine(state))["calls"]  # type: ignore[arg-type]
+            return first.completion_tokens + sum(c.completion_tokens for c in calls)
 
     try:
+        await client.model_name()
         began = time.perf_counter()
         tokens = sum(await asyncio.gather(*(one(i) for i in range(n))))
         return tokens / (time.perf_counter() - began)
@@ -142,7 +158,7 @@ def orchestration_case(levels: list[int], tmp: Path) -> dict[str, Any]:
         rows = {}
         for level in levels:
             n = max(32, level)
-            raw = asyncio.run(raw_graphs(url, n, level))
+            raw = asyncio.run(raw_graphs(url, n, level, RunConfig.model_validate(config)))
             run = graph_run(url, n, level, config, tmp)
             rows[str(level)] = {"n": n, "raw_tok_s": round(raw, 1), **run,
                                 "graph_over_raw": round(run["graph_tok_s"] / raw, 2)}

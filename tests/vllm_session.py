@@ -68,8 +68,13 @@ def start(tmp: Path) -> tuple[subprocess.Popen[bytes], VllmServer]:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=sink, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert proc.stdout is not None
     began = time.monotonic()
-    url = proc.stdout.readline().decode().strip()  # graph.serve prints the URL once /v1/models answers
-    if not url.startswith("http://"):
+    url = ""
+    for raw in iter(proc.stdout.readline, b""):  # graph.serve prints the URL once /v1/models answers
+        line = raw.decode(errors="replace").strip()
+        if line.startswith("http://"):  # (libraries may print before it, e.g. while the model is converted)
+            url = line
+            break
+    if not url:
         proc.wait(30)
         tail = log.read_text(errors="replace")[-3000:]
         pytest.fail(f"graph.serve did not start vLLM (exit {proc.returncode}) after {time.monotonic() - began:.0f}s:\n{tail}")
