@@ -9,6 +9,7 @@ requests: chat `continue_final_message`, structured output, reasoning parsers, `
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
@@ -60,7 +61,8 @@ def embedded_model_dir() -> Path:
     except ImportError as exc:
         raise ServeError(f"cannot convert the embedded model ({exc}); {INSTALL_HINT}") from None
     try:
-        return ensure_base()
+        with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the URL (`graph.serve | …`)
+            return ensure_base()
     except InputError as exc:
         raise ServeError(str(exc)) from None
 
