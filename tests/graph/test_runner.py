@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from storekit import rows
 from stub_server import Faults, StubServer
 
 RULES = [
@@ -28,14 +29,6 @@ def run(*args: str, timeout: float = 120, check: bool = False) -> subprocess.Com
     if check and proc.returncode != 0:
         raise AssertionError(f"{args} failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return proc
-
-
-def rows(db: Path, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 def accounted(db: Path, n: int) -> None:
