@@ -49,7 +49,7 @@ def steady_rate(marks: list[tuple[float, int]], n: int) -> float:
 
 def run_raw(url: str, n: int, concurrency: int) -> tuple[float, float]:
     """Same calls as one graph, straight through the HTTP client; returns (seconds, steady graphs/s)."""
-    from nodes.llm_http import HttpClient
+    from nodes.llm.http import HttpClient
     from state.config import EndpointConfig, Sampling
 
     async def main() -> float:
@@ -87,9 +87,9 @@ def run_raw(url: str, n: int, concurrency: int) -> tuple[float, float]:
 
 def run_graph(url: str, n: int, concurrency: int) -> tuple[float, float]:
     """The graph.run engine with its store and progress callback; returns (seconds, steady graphs/s)."""
-    from graph.progress import Progress
-    from graph.runner import Engine, Slice
-    from graph.store import Store
+    from graph.batch.engine import Engine, Slice
+    from graph.batch.progress import Progress
+    from graph.store.db import Store
     from state.resolve import resolve_config
 
     db = Path(tempfile.mkdtemp()) / "bench.sqlite"

@@ -23,7 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from graph.store import Store  # noqa: E402
+from graph.store.db import Store  # noqa: E402
 
 WORDS = ["fever", "child", "dose", "water", "rest", "doctor", "breathing", "rash", "sleep", "pain", "hours", "days", "weight", "medicine", "clinic", "urgent", "signs", "watch", "keep", "call"]
 # ≈ 5,000 characters: sentences of 15 words, now and then a question to the reader

@@ -17,7 +17,9 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from eval.compare_table import (
+from eval.batch.store import EvalStore, StoreError
+from eval.grading.setup import describe
+from eval.reports.table import (
     INCOMPLETE,
     SAMPLE,
     grading_conflicts,
@@ -25,8 +27,6 @@ from eval.compare_table import (
     markdown_table,
     runs_table,
 )
-from eval.grading import describe
-from eval.store import EvalStore, StoreError
 
 
 def parse_spec(spec: str) -> tuple[Path, list[int] | None]:
@@ -167,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.write_text(table, encoding="utf-8")
     err.print(f"table written to {escape(str(out))}")
     if args.plots:
-        from eval.plots import PlotError, plot_runs
+        from eval.reports.plots import PlotError, plot_runs
 
         reports = {label: runs["full"]["report"] for label, runs in rows if "full" in runs}
         try:

@@ -20,15 +20,15 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from eval.clients import SetupError, endpoints, open_clients
-from eval.data import DataError, Example, load_examples, load_responses, select
-from eval.grading import GradingError, grader_template
+from eval.batch.clients import SetupError, endpoints, open_clients
+from eval.batch.progress import live_progress
+from eval.batch.runner import Outcome, check_responder, evaluate
+from eval.batch.store import EvalStore, StoreError
+from eval.data.examples import DataError, Example, load_examples, load_responses, select
+from eval.grading.setup import GradingError, grader_template
 from eval.options import build_parser, check_args, samplings, subset_of
-from eval.progress import live_progress
-from eval.report import build_report, report_table, write_json
-from eval.runner import Outcome, check_responder, evaluate
-from eval.store import EvalStore, StoreError
-from nodes.llm import EndpointsDown, LLMError
+from eval.reports.report import build_report, report_table, write_json
+from nodes.llm.client import EndpointsDown, LLMError
 
 
 def check_given(examples: Sequence[Example], given: dict[str, str], source: Path) -> None:
@@ -161,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.out:
         err.print(f"report written to {escape(str(write_json(report, args.out)))}")
     if args.plots:
-        from eval.plots import PlotError, plot_runs
+        from eval.reports.plots import PlotError, plot_runs
 
         try:
             paths = plot_runs({responder: report}, args.plots)

@@ -6,8 +6,8 @@ import argparse
 import math
 from pathlib import Path
 
-from eval.grading import MUSER, PROMPTS, REFERENCE
-from eval.report import DROP, FAILED_ITEMS
+from eval.grading.setup import MUSER, PROMPTS, REFERENCE
+from eval.reports.report import DROP, FAILED_ITEMS
 from state.config import EMBEDDED_PROFILE, Sampling
 
 EMBEDDED_POLICY_MAX_TOKENS = int(EMBEDDED_PROFILE["sampling"]["max_tokens"])

@@ -15,7 +15,7 @@ from nodes.context import NodeContext
 from nodes.evaluate import make_evaluator
 from nodes.filter import make_filter
 from nodes.generate import make_generate
-from nodes.llm import ChatClient, LLMError, call_label
+from nodes.llm.client import ChatClient, LLMError, call_label
 from nodes.merge import merge
 from nodes.refine_contgen import make_contgen
 from nodes.refine_directref import make_directref

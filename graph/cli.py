@@ -12,13 +12,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from nodes.llm import LLMError
+from nodes.llm.client import LLMError
 from prompts.loader import PromptError
 from state.config import EMBEDDED_PROFILE, FACETS, RunConfig
 from state.resolve import ConfigError, deep_merge, resolve_config
 
 if TYPE_CHECKING:
-    from graph.serve import Embedded
+    from graph.serve.embedded import Embedded
 
 EXIT_USAGE = 2
 EXIT_STOPPED = 3
@@ -77,12 +77,12 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 def known_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [ConfigError, LLMError, PromptError]
     try:
-        from graph.serve import ServeError
+        from graph.serve.process import ServeError
 
         errors.append(ServeError)
     except ImportError:  # pragma: no cover - serve module always ships
         pass
-    from graph.store import StoreError
+    from graph.store.db import StoreError
 
     errors.append(StoreError)
     return tuple(errors)
@@ -111,7 +111,7 @@ def endpoints(base_urls: list[str] | None, log: Callable[[str], None]) -> Iterat
     if base_urls:
         yield base_urls, None
         return
-    from graph.serve import embedded_server
+    from graph.serve.embedded import embedded_server
 
     port = os.environ.get("MUSER_EMBEDDED_PORT")
     if port is not None and not (port.isdigit() and 0 < int(port) < 65536):

@@ -1,7 +1,7 @@
 """python -m graph.export --db runs/main.sqlite --what sr|kd --out data.jsonl: training-ready chat records.
 
 sr: (q, t', r') self-refinement triplets; kd: the teacher's answers. Only kept rows passing the paper's
-filters, de-duplicated, streamed from the store (the records and filters live in training.records; use
+filters, de-duplicated, streamed from the store (the records and filters live in training.dataset.records; use
 `python -m training.data` for a split dataset with a data card).
 """
 
@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 from graph.cli import fail, run_cli
+from training.dataset.records import iter_chat_records
 from training.errors import InputError
-from training.records import iter_chat_records
 
 
 def export(db: Path, what: str, out: Path) -> int:

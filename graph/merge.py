@@ -13,7 +13,7 @@ from pathlib import Path
 
 from graph.cli import fail, run_cli
 from graph.run import first_difference, identity
-from graph.store import ITEM_TABLES, SCHEMA, Store, StoreError
+from graph.store.db import ITEM_TABLES, SCHEMA, Store, StoreError
 from state.config import RunConfig
 
 

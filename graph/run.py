@@ -16,6 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from graph.batch.engine import Engine, Slice, Stats
+from graph.batch.progress import Progress
+from graph.batch.workers import run_engine, run_workers
 from graph.cli import (
     EXIT_STOPPED,
     add_run_args,
@@ -25,12 +28,9 @@ from graph.cli import (
     resolve_from_args,
     run_cli,
 )
-from graph.owner import owned
-from graph.preflight import check_files, check_integrity, check_models, check_pregenerated, read_run
-from graph.progress import Progress
-from graph.runner import Engine, Slice, Stats
-from graph.store import Store, StoreError
-from graph.workers import run_engine, run_workers
+from graph.store.db import Store, StoreError
+from graph.store.owner import owned
+from graph.store.preflight import check_files, check_integrity, check_models, check_pregenerated, read_run
 from state.config import RunConfig
 
 EXIT_ALL_FAILED = 1  # the run finished, but no id got a result

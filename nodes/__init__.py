@@ -1,1 +1,2 @@
-"""nodes"""
+"""The graph's nodes (one module each), the pure parsers they call, and `NodeContext`; the LLM client lives
+in the `llm` wing. May import state and prompts; never graph, training or eval."""

@@ -7,7 +7,7 @@ from functools import cached_property, lru_cache
 
 import jinja2
 
-from nodes.llm import ChatClient, Completion, Message
+from nodes.llm.client import ChatClient, Completion, Message
 from prompts.loader import Prompt, load_prompt
 from state.config import RunConfig, Sampling
 from state.graph_state import CallRecord

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from nodes.llm import ChatClient, Completion
+from nodes.llm.client import ChatClient, Completion
 from nodes.parsing import split_reasoning
 from prompts.loader import load_prompt
 from state.attributes import Attributes

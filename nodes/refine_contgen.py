@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from nodes.context import NodeContext, call_record, continue_chat
-from nodes.llm import Completion
+from nodes.llm.client import Completion
 from nodes.parsing import split_reasoning
 from state.graph_state import GraphState, Refinement
 

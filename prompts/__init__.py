@@ -1,1 +1,2 @@
-"""prompts"""
+"""Prompt templates as text files with `<<slot>>` placeholders, and their loader. Imports nothing else of
+this project."""

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from training.datacard import CardBuilder
+from training.dataset.card import CardBuilder
+from training.dataset.filters import MIN_ANSWER_WORDS, split_of
+from training.dataset.records import Dropped, iter_chat_records, scan_records
+from training.dataset.store import STAGE_TABLE, STAGES, Stage, check_stage, damaged, open_store, run_keys
+from training.dataset.token_count import Counter, load_counter
 from training.errors import InputError, run_cli
-from training.filters import MIN_ANSWER_WORDS, split_of
-from training.records import Dropped, iter_chat_records, scan_records
-from training.store import STAGE_TABLE, STAGES, Stage, check_stage, damaged, open_store, run_keys
-from training.token_count import Counter, load_counter
 
 __all__ = ["build_dataset", "iter_chat_records", "main"]
 

@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from training.errors import InputError, run_cli
-from training.smoke_data import ARCHITECTURES, write_dataset, write_model
-from training.smoke_plan import Launch, plan
-from training.smoke_report import generate, render, row
+from training.smoke.data import ARCHITECTURES, write_dataset, write_model
+from training.smoke.plan import Launch, plan
+from training.smoke.report import generate, render, row
 
 ROOT = Path(__file__).resolve().parent
 RECIPES = {"kd": ROOT / "recipes" / "qwen3-14b" / "kd.yaml", "sr": ROOT / "recipes" / "qwen3-14b" / "sr.yaml"}

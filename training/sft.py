@@ -17,7 +17,7 @@ from typing import Any
 
 from trl import ModelConfig
 
-from training.chat_format import ensure_reasoning_kept, to_prompt_completion
+from training.dataset.chat_format import ensure_reasoning_kept, to_prompt_completion
 from training.errors import InputError, run_cli
 from training.guards import model_placement
 from training.preflight import Plan, preflight

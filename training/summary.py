@@ -6,7 +6,7 @@ from typing import Any
 
 from trl import ModelConfig
 
-from training.datacard import percentiles
+from training.dataset.card import percentiles
 from training.preflight import Plan
 from training.sft_config import MuserSFTConfig
 

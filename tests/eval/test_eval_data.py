@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from evalkit import MINI, mini_rows, write_jsonl
 
-import eval.data as data_mod
-from eval.data import DataError, load_examples, load_responses, select
+import eval.data.examples as data_mod
+from eval.data.examples import DataError, load_examples, load_responses, select
 from eval.healthbench import main
 
 

@@ -10,8 +10,8 @@ import pytest
 from evalkit import MINI, stub_grade
 from stub_server import StubServer
 
-from eval.data import load_examples
-from eval.grader import (
+from eval.data.examples import load_examples
+from eval.grading.grader import (
     GRADE_FORMAT,
     SCHEMA_OBJECT_FORMAT,
     GradeParseError,
@@ -21,7 +21,7 @@ from eval.grader import (
     grader_prompt,
     parse_grade,
 )
-from nodes.llm_http import HttpClient
+from nodes.llm.http import HttpClient
 from state.config import EndpointConfig, Sampling
 
 GOOD = '{"explanation": "clear advice", "criteria_met": true}'

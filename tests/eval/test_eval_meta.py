@@ -20,8 +20,8 @@ import pytest
 from evalkit import write_jsonl
 from stub_server import StubServer
 
-from eval.agreement import mean_over_physicians, physician_agreement, rater_agreement
-from eval.meta import main
+from eval.meta.agreement import mean_over_physicians, physician_agreement, rater_agreement
+from eval.meta.cli import main
 
 VERDICTS = [True, False, True]
 LABELS = [[True, True, False], [False, True], [False]]

@@ -16,8 +16,8 @@ import pytest
 from evalkit import MINI, is_grading, mini_rows, write_jsonl
 from stub_server import StubServer
 
-from eval.grader import GradeParseError, parse_grade, parse_reference
-from eval.grading import PINNED_OPENAI_GRADER, default_grader_model
+from eval.grading.grader import GradeParseError, parse_grade, parse_reference
+from eval.grading.setup import PINNED_OPENAI_GRADER, default_grader_model
 from eval.healthbench import main
 
 ROOT = Path(__file__).resolve().parents[2]

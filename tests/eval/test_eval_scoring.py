@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from evalkit import MINI
 
-from eval.data import Example, RubricItem, load_examples
-from eval.scoring import OVERALL, aggregate, bootstrap_std, clipped_mean, example_metrics, score_items
+from eval.data.examples import Example, RubricItem, load_examples
+from eval.grading.scoring import OVERALL, aggregate, bootstrap_std, clipped_mean, example_metrics, score_items
 
 
 def items(*points: float, tags: tuple[str, ...] = ()) -> list[RubricItem]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.store import EvalStore, FailureRow, GradeRow, ResponseRow, StoreError, grade_key
+from eval.batch.store import EvalStore, FailureRow, GradeRow, ResponseRow, StoreError, grade_key
 
 
 def test_round_trip_and_failures(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ from aiohttp import web
 from stub_server import StubServer
 
 from graph.build import build_graph, mermaid
-from nodes.llm import LLMError, make_client
+from nodes.llm.client import LLMError
+from nodes.llm.factory import make_client
 from state.config import EndpointConfig, RunConfig
 
 QUERY = "My 3 year old has had a fever of 39.5 for two days, what should I do?"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from stub_server import StubServer
 
-from graph.queries import FIELDS
+from graph.queries.cli import FIELDS
 from state.attributes import sample_attributes
 
 ROOT = Path(__file__).resolve().parents[2]

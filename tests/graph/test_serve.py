@@ -19,12 +19,13 @@ from typing import Any
 
 import pytest
 
-from graph import serve_vllm
-from graph.serve import embedded_server, endpoints_or_embedded, engine_name, main
-from graph.serve_llamacpp import MODEL_ALIAS, llama_server_command
-from graph.serve_probe import PortState, probe
-from graph.serve_process import Launch, ServeError, ServerProcess, cpu_threads
-from graph.vllm_cmd import API_SERVER, reasoning_note, vllm_command
+from graph.serve import vllm as serve_vllm
+from graph.serve.cli import main
+from graph.serve.command import API_SERVER, reasoning_note, vllm_command
+from graph.serve.embedded import embedded_server, endpoints_or_embedded, engine_name
+from graph.serve.llamacpp import MODEL_ALIAS, llama_server_command
+from graph.serve.probe import PortState, probe
+from graph.serve.process import Launch, ServeError, ServerProcess, cpu_threads
 
 
 def process(command: list[str], port: int, **kw: Any) -> ServerProcess:
@@ -326,7 +327,7 @@ def fake_engine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """Register an engine `fake` that serves FAKE_OPENAI; returns the file its grandchild's pid lands in."""
     import types
 
-    from graph import serve
+    from graph.serve import embedded as serve
 
     script, pid_file = tmp_path / "fake_openai.py", tmp_path / "grandchild.pid"
     script.write_text(FAKE_OPENAI)

@@ -20,9 +20,9 @@ import pytest
 import yaml
 from vllm_session import ROOT, VllmServer
 
-from graph import serve_vllm
-from nodes.llm import LLMError
-from nodes.llm_http import HttpClient
+from graph.serve import vllm as serve_vllm
+from nodes.llm.client import LLMError
+from nodes.llm.http import HttpClient
 from state.config import EndpointConfig, Sampling
 
 pytestmark = pytest.mark.slow

@@ -11,9 +11,9 @@ from aiohttp import web
 from stub_server import StubServer
 
 from graph.build import build_graph
-from nodes.budget import MIN_NEW_TOKENS, fit, prompt_bound, tokenize_body, tokenize_url
-from nodes.llm import LLMError, labelled
-from nodes.llm_http import HttpClient
+from nodes.llm.budget import MIN_NEW_TOKENS, fit, prompt_bound, tokenize_body, tokenize_url
+from nodes.llm.client import LLMError, labelled
+from nodes.llm.http import HttpClient
 from state.config import EndpointConfig, RunConfig, Sampling
 
 LONG_ANSWER = "word " * 6000  # 30,000 characters: 7,500 stub tokens
@@ -236,7 +236,7 @@ def test_discovery_gives_up_within_its_own_time_out() -> None:
 
 
 def test_the_langchain_client_is_sized_the_same_way() -> None:
-    from nodes.llm_langchain import LangChainClient
+    from nodes.llm.langchain import LangChainClient
 
     stub = StubServer(max_model_len=4096).start()
     try:

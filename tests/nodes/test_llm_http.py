@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 from stub_server import Faults, StubServer
 
-from nodes.llm import Completion, EndpointsDown, LLMError
-from nodes.llm_http import HttpClient
+from nodes.llm.client import Completion, EndpointsDown, LLMError
+from nodes.llm.http import HttpClient
 from state.config import EndpointConfig, Sampling
 
 T = TypeVar("T")

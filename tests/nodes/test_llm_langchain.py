@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from stub_server import StubServer
 
-from graph.trace import run_trace
-from nodes.llm import LLMError
+from graph.trace.cli import run_trace
+from nodes.llm.client import LLMError
 from state.resolve import resolve_config
 
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from stub_server import StubServer
 
-from nodes.llm import Completion, make_client
+from nodes.llm.client import Completion
+from nodes.llm.factory import make_client
 from nodes.query_gen import QueryGenError, clean_query, generate_query, render_query_prompt
 from state.attributes import sample_attributes
 from state.config import RunConfig, Sampling

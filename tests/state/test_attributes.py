@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from state.attributes import OTHER_COUNTRY, Priors, default_priors, load_priors, sample_attributes
+from state.attributes import sample_attributes
+from state.priors import OTHER_COUNTRY, Priors, default_priors, load_priors
 from state.resolve import ConfigError
 
 LAY_INTENTS = [

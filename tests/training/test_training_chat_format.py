@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from training.chat_format import ensure_reasoning_kept, reasoning_kept, to_prompt_completion
 from training.data import build_dataset
+from training.dataset.chat_format import ensure_reasoning_kept, reasoning_kept, to_prompt_completion
 from training.errors import InputError
 from training.preflight import Plan
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from training.datacard import percentiles
-from training.filters import (
+from training.dataset.card import percentiles
+from training.dataset.filters import (
     assistant_content,
     dedup_key,
     drop_reason,

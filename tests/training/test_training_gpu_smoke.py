@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from training.smoke_data import ARCHITECTURES, write_dataset, write_model
-from training.smoke_plan import Launch
-from training.smoke_report import render, row
+from training.smoke.data import ARCHITECTURES, write_dataset, write_model
+from training.smoke.plan import Launch
+from training.smoke.report import render, row
 
 ROOT = Path(__file__).parents[2]
 

@@ -138,7 +138,7 @@ def test_gpu_recipe_under_zero3_on_cpu(tmp_path: Path) -> None:
     """The Qwen3 kd recipe as shipped (ZeRO-3, padding-free, gradient checkpointing) on a tiny random model."""
     from transformers import AutoModelForCausalLM
 
-    from training.smoke_data import write_dataset, write_model
+    from training.smoke.data import write_dataset, write_model
 
     model_dir, data = (
         write_model(tmp_path / "model", "tiny", 0),

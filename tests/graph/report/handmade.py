@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from graph.store import Store
+from graph.store.db import Store
 
 FACETS = ["decision", "communication", "safety"]
 PARSE_ERROR = "no 'We should …' line and no N/A"

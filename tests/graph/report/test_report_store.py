@@ -154,7 +154,7 @@ def test_bad_stores_are_refused_with_one_line(tmp_path: Path) -> None:
 
 
 def test_empty_store_reports_zeros(tmp_path: Path) -> None:
-    from graph.store import Store
+    from graph.store.db import Store
 
     Store.open(tmp_path / "empty.sqlite", create=True).close()
     r = report_for(tmp_path / "empty.sqlite")

@@ -1,0 +1,7 @@
+"""`python -m graph.serve`."""
+
+import sys
+
+from graph.serve.cli import main
+
+sys.exit(main())

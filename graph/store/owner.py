@@ -1,0 +1,105 @@
+"""One running owner per store: an exclusive flock on `<db>.lock`, whose text names the holder.
+
+The kernel drops a flock when the last process holding it exits, even after kill -9, so a stale owner
+never blocks a resume. Workers inherit the parent's lock (`Inherited`), so the store stays owned until
+the last of them has exited.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from graph.store.db import StoreError
+
+
+def lock_path(db: Path) -> Path:
+    return db.with_name(db.name + ".lock")
+
+
+def describe(text: str) -> str:
+    """The holder named by a lock file's text, in words."""
+    try:
+        info = json.loads(text)
+        return f"{info['command']} (pid {info['pid']} on host {info['host']}, started {info['started']})"
+    except (ValueError, KeyError, TypeError):
+        return "another process (it has not written its name yet)"
+
+
+def _open(path: Path, db: Path) -> int:
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise StoreError(f"cannot create the lock file {path} ({exc.strerror}); pass a --db in a writable directory") from None
+
+
+def acquire(db: Path, command: str) -> int:
+    """Take the store's lock or raise StoreError naming its live owner; returns the lock's fd."""
+    path = lock_path(db)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot make the directory of {db} ({exc.strerror or exc}); pass a --db whose parent is a directory") from None
+    while True:
+        fd = _open(path, db)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = describe(os.pread(fd, 4096, 0).decode("utf-8", "replace"))
+            os.close(fd)
+            raise StoreError(f"{db} is in use by {holder}; wait for it to finish or stop it "
+                             "(a killed run frees the store at once), or pass another --db") from None
+        except OSError as exc:
+            os.close(fd)
+            raise StoreError(f"cannot lock {path} ({exc.strerror}); keep the store on a local file system") from None
+        try:  # a releasing owner may have unlinked the file between our open and flock: use the live one
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    info = {"command": command, "pid": os.getpid(), "host": socket.gethostname(),
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(info).encode(), 0)
+    return fd
+
+
+def release(db: Path, fd: int) -> None:
+    """Remove the lock file, then drop the lock (in this order, so no one locks a file about to vanish)."""
+    lock_path(db).unlink(missing_ok=True)
+    os.close(fd)
+
+
+@contextmanager
+def owned(db: Path, command: str | None = None) -> Iterator[int]:
+    """Hold the store's lock for the block; yields the fd (to pass to workers as `Inherited(fd)`)."""
+    fd = acquire(db, command or f"python -m {Path(sys.argv[0]).stem}")
+    try:
+        yield fd
+    finally:
+        release(db, fd)
+
+
+class Inherited:
+    """The owner's lock fd, handed to a spawned worker: the worker holds the same lock until it exits."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        from multiprocessing.reduction import DupFd
+
+        return (_adopt, (DupFd(self.fd),))
+
+
+def _adopt(dup: Any) -> int:
+    return int(dup.detach())

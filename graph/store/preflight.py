@@ -1,0 +1,74 @@
+"""Checks graph.run makes before its first write, so a typo never leaves a run row or a half-used store."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from graph.store.db import Store, StoreError
+from nodes.llm.factory import make_client
+from prompts.loader import check_prompts_dir, load_prompt
+from state.attributes import sample_attributes
+from state.config import RunConfig
+from state.priors import load_priors
+
+
+def check_files(config: RunConfig) -> None:
+    """The priors file and prompt overrides load and fit the graph (ConfigError / PromptError otherwise)."""
+    load_priors(config.priors_file)
+    own = frozenset(n for n in (config.system_prompt, config.chat_template) if n)
+    if config.prompts_dir is not None:
+        check_prompts_dir(config.prompts_dir, own)
+    if config.system_prompt:
+        load_prompt(config.system_prompt, config.prompts_dir)
+
+
+async def check_models(config: RunConfig) -> None:
+    """Every role's endpoint answers and serves the named model (LLMError naming the flag otherwise)."""
+    for endpoint in (config.endpoint, config.generator, config.teacher):
+        if endpoint is None:
+            continue
+        client = make_client(config, endpoint, concurrency=1)
+        try:
+            await client.model_name()
+        finally:
+            await client.aclose()
+
+
+def read_run(db: Any) -> tuple[dict[str, Any] | None, bool]:
+    """(stored run row or None, whether it ran on the embedded server) of an existing store, read only."""
+    if not Path(db).is_dir() and not (Path(db).exists() and Path(db).stat().st_size > 0):
+        return None, False
+    store = Store.open(db)
+    try:
+        was_embedded = store.conn.execute("SELECT value FROM meta WHERE key = 'embedded'").fetchone()
+        return store.run_row(), bool(was_embedded and was_embedded[0] == "1")
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{db} cannot be read ({exc}); it may be corrupt: restore it from a copy or pass another --db") from None
+    finally:
+        store.conn.close()
+
+
+def check_integrity(store: Store) -> None:
+    """A store about to be written must be whole: corrupt pages are refused before anything is added."""
+    try:
+        problems = [r[0] for r in store.conn.execute("PRAGMA quick_check(3)")]
+    except sqlite3.DatabaseError as exc:
+        problems = [str(exc)]
+    if problems != ["ok"]:
+        raise StoreError(f"{store.path} is corrupt ({'; '.join(problems)[:200]}); restore it from a copy or pass another --db")
+
+
+def check_pregenerated(store: Store, config: RunConfig, seed: int, n: int, index: int, count: int) -> None:
+    """Queries waiting in the store (graph.queries --db) must have been sampled with this seed and priors."""
+    row = store.conn.execute(
+        "SELECT id, attributes FROM queries q WHERE id < ? AND id % ? = ? "
+        "AND NOT EXISTS (SELECT 1 FROM results r WHERE r.id = q.id) ORDER BY id LIMIT 1", (n, count, index)).fetchone()
+    if row is None:
+        return
+    want = json.loads(json.dumps(sample_attributes(seed, row[0], load_priors(config.priors_file)).model_dump()))
+    if json.loads(row[1] or "null") != want:
+        raise StoreError(f"{store.path} holds queries made with another --seed or --priors (id {row[0]} does not match "
+                         f"seed {seed}); pass the seed given to graph.queries, or a new --db")

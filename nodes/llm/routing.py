@@ -1,0 +1,70 @@
+"""The endpoint pool behind HttpClient: least-loaded routing, ejection of failing endpoints, outage detection."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from nodes.llm.client import EndpointsDown
+from state.config import EndpointConfig
+
+
+@dataclass(slots=True)
+class Endpoint:
+    """One base URL: its load, its health, and what was learnt of its model's context."""
+
+    url: str
+    in_flight: int = 0
+    failures: int = 0
+    ejected_until: float = 0.0
+    down_since: float | None = None
+    requests: int = 0
+    completion_tokens: int = 0
+    context: int | None = None  # max_model_len from /models (vLLM); None: not reported
+    context_known: bool = False
+    tokenize: bool = True  # until /tokenize is found missing
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class Pool:
+    """Picks the least-loaded live endpoint; takes one out of rotation after `eject_after` failures in a
+    row and tries it again after `probe_after_s`; raises EndpointsDown once all have been out too long."""
+
+    def __init__(self, config: EndpointConfig) -> None:
+        self.config = config
+        self.endpoints = [Endpoint(url) for url in config.base_urls]
+        self._rr = 0
+
+    async def pick(self) -> Endpoint:
+        while True:
+            now = time.monotonic()
+            live = [ep for ep in self.endpoints if ep.ejected_until <= now]
+            if live:
+                self._rr += 1
+                return min(live, key=lambda ep: (ep.in_flight, (id(ep) + self._rr) % 7))
+            downs = [ep.down_since for ep in self.endpoints if ep.down_since is not None]
+            if downs and now - max(downs) >= self.config.all_down_after_s:
+                urls = ", ".join(ep.url for ep in self.endpoints)
+                raise EndpointsDown("connection", f"every endpoint has been failing for {self.config.all_down_after_s:g}s ({urls}); check the servers, then run the same command again to resume")
+            # Wake at the next probe or when the all-down deadline passes, whichever comes first.
+            wake = min(ep.ejected_until for ep in self.endpoints)
+            if downs:
+                wake = min(wake, max(downs) + self.config.all_down_after_s)
+            await asyncio.sleep(max(0.05, wake - now))
+
+    def fleet_down(self) -> bool:
+        return all(ep.down_since is not None for ep in self.endpoints)
+
+    def failed(self, ep: Endpoint) -> None:
+        ep.failures += 1
+        if ep.failures >= self.config.eject_after:
+            now = time.monotonic()
+            ep.ejected_until = now + self.config.probe_after_s
+            if ep.down_since is None:
+                ep.down_since = now
+
+    @staticmethod
+    def succeeded(ep: Endpoint) -> None:
+        ep.failures, ep.down_since, ep.ejected_until = 0, None, 0.0
+        ep.requests += 1

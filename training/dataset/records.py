@@ -1,0 +1,96 @@
+"""Turn a store's stage rows into chat records, applying the filters and de-duplication as a stream."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from training.dataset.filters import assistant_content, dedup_key, drop_reason, split_think
+from training.dataset.store import (
+    STAGE_TABLE,
+    Stage,
+    StageRow,
+    check_stage,
+    damaged,
+    iter_stage_rows,
+    open_store,
+)
+from training.errors import InputError
+
+ChatRecord = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A row left out of the dataset, and why (`store:<reason>` for rows the run itself did not keep)."""
+
+    id: int
+    reason: str
+
+
+def chat_record(row_id: int, query: str, reasoning: str, answer: str) -> ChatRecord:
+    """One training example: the user's query and the assistant turn `<think>reasoning</think>answer`."""
+    return {
+        "id": row_id,
+        "messages": [
+            {"role": "user", "content": query.strip()},
+            {"role": "assistant", "content": assistant_content(reasoning, answer)},
+        ],
+    }
+
+
+def classify(rows: Iterator[StageRow]) -> Iterator[ChatRecord | Dropped]:
+    """Yield a chat record or a `Dropped` for every row, in order; keeps only one hash per record seen."""
+    seen: set[bytes] = set()
+    for row in rows:
+        if not row.kept:
+            yield Dropped(row.id, f"store:{row.filter_reason or 'unspecified'}")
+            continue
+        reasoning, answer = split_think(row.reasoning, row.answer)
+        reason = drop_reason(row.query, reasoning, answer)
+        if reason is not None:
+            yield Dropped(row.id, reason)
+            continue
+        key = dedup_key(row.query, answer)
+        if key in seen:
+            yield Dropped(row.id, "duplicate")
+            continue
+        seen.add(key)
+        yield chat_record(row.id, row.query, reasoning, answer)
+
+
+def scan_records(db_path: str | Path, stage: Stage) -> Iterator[ChatRecord | Dropped]:
+    """Validate the store for `stage`, then stream its rows through `classify`."""
+    if stage not in STAGE_TABLE:
+        raise InputError(f"unknown stage {stage!r} — use kd (teacher answers) or sr (self-refined answers)")
+    conn = open_store(db_path)
+    try:
+        check_stage(conn, stage, db_path)
+        yield from classify(iter_stage_rows(conn, stage))
+    except sqlite3.DatabaseError as exc:
+        raise damaged(db_path, exc) from None
+    finally:
+        conn.close()
+
+
+def iter_chat_records(db_path: str | Path, stage: Stage) -> Iterator[ChatRecord]:
+    """Yield the stage's training records `{"id", "messages"}` from a store, streaming.
+
+    Only kept rows that pass the paper's filters, de-duplicated. Raises `InputError` (one-line message)
+    for a missing, empty or foreign store, a missing stage table, or a stage that yields no record.
+    """
+    written = 0
+    for item in scan_records(db_path, stage):
+        if isinstance(item, Dropped):
+            continue
+        written += 1
+        yield item
+    if written == 0:
+        raise InputError(
+            f"stage {stage}: store {db_path} has no kept row in `{STAGE_TABLE[stage]}` that passes the filters "
+            "(answer of 50+ words with an answer part) — nothing to train on; run more queries or check the "
+            "run's filter settings"
+        )
