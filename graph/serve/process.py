@@ -1,5 +1,5 @@
 """A local OpenAI-compatible server run as a child process on 127.0.0.1, whatever the engine behind it
-(serve_vllm.py, serve_llamacpp.py): start it, wait until /v1/models answers, stop it and all it started.
+(vllm.py, llamacpp.py): start it, wait until /v1/models answers, stop it and all it started.
 
 The child lives in its own process group so that stopping it reaches everything it started, and the
 terminal's Ctrl-C reaches only the parent, which then stops the child in order.
