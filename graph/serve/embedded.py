@@ -18,6 +18,7 @@ ENGINES = {"vllm": vllm, "llamacpp": llamacpp}
 DEFAULT_ENGINE = "vllm"
 ENGINE_ENV = "MUSER_EMBEDDED_ENGINE"
 
+
 @dataclass(frozen=True)
 class Embedded:
     """The embedded server a command is using, and what a run on its engine must respect."""
