@@ -101,6 +101,8 @@ def test_run_export_trace_and_refusals(stub: StubServer, tmp_path: Path) -> None
 
     trace = cli("graph.trace", "--db", str(db), "--id", "1", check=True)
     assert "s1" in trace.stdout
+    report = cli("graph.report", "--db", str(db), "--out", str(tmp_path / "report"), "--no-plots", check=True)
+    assert "Traceback" not in report.stderr and any((tmp_path / "report").iterdir())
     resumed = cli(*run_args(stub, db, source), check=True)  # nothing pending: a no-op
     assert "0 failures" in resumed.stderr and rows(db, "SELECT count(*) FROM results")[0][0] == 3
     other = hb_file(tmp_path / "other.jsonl", n_single=4)
