@@ -123,6 +123,27 @@ def test_run_export_trace_and_refusals(stub: StubServer, tmp_path: Path) -> None
     assert not (tmp_path / "data" / "train.jsonl").exists()
 
 
+def test_shards_merge_and_export_in_order(stub: StubServer, tmp_path: Path) -> None:
+    stub.rules = list(RULES)
+    source = hb_file(tmp_path / "hb.jsonl", n_single=5, n_multi=1)
+    shards = [tmp_path / f"s{i}.sqlite" for i in range(2)]
+    for i, db in enumerate(shards):
+        cli(*run_args(stub, db, source, "--shard", f"{i}/2"), check=True)
+    assert rows(shards[1], "SELECT json_extract(attributes, '$.prompt_id') FROM queries ORDER BY id") == [("s1",), ("s3",)]
+    merged = tmp_path / "all.sqlite"
+    cli("graph.merge", *map(str, shards), "-o", str(merged), check=True)
+    cli("graph.export", "--db", str(merged), "--what", "refined", "--out", str(tmp_path / "r.jsonl"), check=True)
+    lines = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert [r["prompt_id"] for r in lines] == ["s0", "s1", "s2", "s3", "s4"]
+    refused = subprocess.run([sys.executable, "-m", "training.data", "--db", str(merged), "--stage", "sr", "--out",
+                              str(tmp_path / "data")], capture_output=True, text=True, timeout=120)
+    one_line_error(refused, "evaluation data must never be trained on")  # merged: no meta, the attributes say it
+    snapshot = digest(shards[0])
+    one_line_error(cli("graph.queries", "--db", str(shards[0]), "--n", "5", "--base-url", stub.url),
+                   "holds queries given with graph.run --queries-from")
+    assert digest(shards[0]) == snapshot
+
+
 def test_failed_and_unrefined_examples_are_written_with_notes(stub: StubServer, tmp_path: Path) -> None:
     stub.rules = [("fever for 3 days", (400, "scripted refusal")), ("Context to check", "N/A"),
                   ("pitched its answer", "N/A"), ("Perspectives to check", "N/A")]
