@@ -182,6 +182,8 @@ def test_resume_after_kill_9(tmp_path: Path) -> None:
         proc.wait()
         assert 0 < stored < 400, "the run must be killed mid-way"
         snapshot = dict(rows(db, "SELECT id, latency_ms FROM results"))
+        one_line_error(cli("graph.export", "--db", str(db), "--what", "initial", "--out", str(tmp_path / "r.jsonl")),
+                       "queries have no outcome yet")
         cli("graph.run", "--db", str(db), "--concurrency", "64", check=True, timeout=180)
         accounted(db, 400)
         after = dict(rows(db, "SELECT id, latency_ms FROM results"))
