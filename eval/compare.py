@@ -3,7 +3,8 @@
 Rows are stores (one per policy), columns Full, Hard, Consensus and the five axes (axes from the Full run).
 A store's scores are its latest finished run per subset, or the runs picked with PATH@ID; a second table
 gives each run's n, failures and grading setup. Runs graded differently are refused unless
---allow-mixed-graders is given.
+--allow-mixed-graders is given. With two or more stores, each later one is also paired with the first on
+the examples both scored: the difference, a paired bootstrap 95% CI, and how many went up / down / stayed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from rich.markup import escape
 
 from eval.batch.store import EvalStore, StoreError
 from eval.grading.setup import describe
+from eval.reports.paired import paired_section
 from eval.reports.table import (
     INCOMPLETE,
     SAMPLE,
@@ -160,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for line in conflicts:
         err.print(f"warning: graded differently: {line}", markup=False)
     legend = f"\n{INCOMPLETE} incomplete run, {SAMPLE} --n sample; details below.\n\n"
-    table = markdown_table(rows) + legend + runs_table(rows)
+    table = markdown_table(rows) + legend + runs_table(rows) + paired_section(rows)
     print(table, end="")
     out = args.out or specs[0][0].parent / "compare.md"
     out.parent.mkdir(parents=True, exist_ok=True)

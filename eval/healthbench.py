@@ -27,6 +27,7 @@ from eval.batch.store import EvalStore, StoreError
 from eval.data.examples import DataError, Example, load_examples, load_responses, select
 from eval.grading.setup import GradingError, grader_template
 from eval.options import build_parser, check_args, samplings, subset_of
+from eval.reports.paired import example_scores
 from eval.reports.report import build_report, report_table, write_json
 from nodes.llm.client import EndpointsDown, LLMError
 
@@ -37,8 +38,16 @@ def check_given(examples: Sequence[Example], given: dict[str, str], source: Path
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise DataError(
             f"{source} has no response for prompt_id {missing[0]!r}{more}; "
-            "give one per example or grade a data file that matches"
+            "give one per example, grade a data file that matches, or pass --only-answered"
         )
+
+
+def answered(examples: Sequence[Example], given: dict[str, str], source: Path) -> list[Example]:
+    """--only-answered: the examples `given` answers (e.g. graph.export's single-turn ones), in data order."""
+    kept = [ex for ex in examples if ex.prompt_id in given]
+    if not kept:
+        raise DataError(f"{source} answers none of the selected examples; check --data and --responses match")
+    return kept
 
 
 async def run(
@@ -108,7 +117,9 @@ async def run(
             examples, outcome.met, seed=args.seed, repeats=repeats, failed_items=args.failed_items
         )
         report["grading"] = setup.as_dict()
-        store.finish_run(run_id, report)
+        # per-example scores let eval.compare pair two gradings of the same examples
+        per_example = example_scores(examples, outcome.met, repeats, args.failed_items)
+        store.finish_run(run_id, {**report, "per_example": per_example})
         return report, outcome, responder
 
 
@@ -124,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     problem = check_args(args)
     if problem is None and args.responses and args.n_repeats > 1:
         problem = "--n-repeats repeats policy calls; given --responses are graded once (drop --n-repeats)"
+    if problem is None and args.only_answered and not args.responses:
+        problem = "--only-answered selects the examples a --responses file answers; give --responses"
     if problem is None and args.responses and args.system_prompt is not None:
         problem = "--system-prompt goes to the policy; given --responses were written without it (drop it)"
     if problem:
@@ -134,6 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         available, data_label = load_examples(args.data)
         examples = select(available, args.n, args.seed)
         given = load_responses(args.responses) if args.responses else None
+        if given is not None and args.only_answered:
+            examples = answered(examples, given, args.responses)
         if given is not None:
             check_given(examples, given, args.responses)
         store = EvalStore(args.db)

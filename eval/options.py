@@ -53,6 +53,11 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
         "--responses", type=Path, help="grade JSON lines {prompt_id, response} instead of calling a policy"
     )
     src.add_argument(
+        "--only-answered",
+        action="store_true",
+        help="with --responses: grade only the examples it answers (graph.export skips multi-turn ones)",
+    )
+    src.add_argument(
         "--system-prompt", help="system turn sent before each conversation to the policy (default: none)"
     )
     src.add_argument("--temperature", type=float, default=0.6, help="policy temperature (default 0.6)")

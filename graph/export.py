@@ -1,4 +1,6 @@
 """python -m graph.export --db runs/main.sqlite --what sr|kd --out data.jsonl: training-ready chat records.
+python -m graph.export --db runs/hb.sqlite --what initial|refined --out r.jsonl: r0 or r' of given queries as
+{"prompt_id", "response"} lines for eval.healthbench --responses (graph.queries.answers).
 
 sr: (q, t', r') self-refinement triplets; kd: the teacher's answers. Only kept rows passing the paper's
 filters, de-duplicated, streamed from the store (the records and filters live in training.dataset.records; use
@@ -15,6 +17,7 @@ import sys
 from pathlib import Path
 
 from graph.cli import fail, run_cli
+from graph.queries.answers import KINDS, export_answers
 from training.dataset.records import iter_chat_records
 from training.errors import InputError
 
@@ -39,20 +42,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m graph.export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", type=Path, required=True, help="Store written by graph.run (or graph.merge).")
-    parser.add_argument("--what", choices=["sr", "kd"], required=True, help="sr: refined triplets; kd: teacher answers.")
+    parser.add_argument("--what", choices=["sr", "kd", *KINDS], required=True,
+                        help="sr: refined triplets; kd: teacher answers; initial / refined: r0 / r' per prompt_id.")
     parser.add_argument("--out", type=Path, required=True, help="Output JSONL path.")
     args = parser.parse_args(argv)
     if args.out.is_dir():
         fail(f"--out {args.out} is a directory; pass a file path such as {args.out / (args.what + '.jsonl')}")
     try:
-        count = export(args.db, args.what, args.out)
+        count, notes = export_answers(args.db, args.what, args.out) if args.what in KINDS else (
+            export(args.db, args.what, args.out), "")
     except InputError as exc:
         fail(exc.one_line())
     except sqlite3.DatabaseError as exc:
         fail(f"{args.db} could not be read ({exc}); it may be corrupt: restore it from a copy, nothing was written")
     except OSError as exc:
         fail(f"cannot write {args.out} ({exc.strerror or exc}); pass an --out in a writable directory")
-    print(f"wrote {count} {args.what} records to {args.out}", file=sys.stderr)
+    print(f"wrote {count} {args.what} records to {args.out}{notes}", file=sys.stderr)
     return 0
 
 

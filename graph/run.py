@@ -5,6 +5,7 @@
       [--teacher-base-url http://gpu9:8000/v1] [--workers 2]
   python -m graph.run --db runs/main.sqlite            # resume the same run after a kill
   python -m graph.run --db runs/main.sqlite --retry-failed
+  python -m graph.run --queries-from healthbench --db runs/hb.sqlite   # given queries (HealthBench format)
 
 Without --base-url (and none in the config) the embedded SmolLM2 server is started and stopped.
 """
@@ -28,6 +29,8 @@ from graph.cli import (
     resolve_from_args,
     run_cli,
 )
+from graph.queries.given import check_source, summary, use_given_queries
+from graph.queries.source import load_source
 from graph.store.db import Store, StoreError
 from graph.store.owner import owned
 from graph.store.preflight import check_files, check_integrity, check_models, check_pregenerated, read_run
@@ -86,6 +89,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--priors", type=Path, help="YAML overriding the attribute priors.")
     parser.add_argument("--retry-failed", action="store_true", help="Run again the ids recorded in failures.")
     parser.add_argument("--force", action="store_true", help="Resume even though the settings differ from the stored run.")
+    parser.add_argument("--queries-from", metavar="FILE", help="Run these queries instead of generated ones: a HealthBench "
+                        "JSONL (healthbench: the bundled sample; multi-turn rows skipped) or {\"query\": ...} lines; "
+                        "--n keeps the first N.")
     add_run_args(parser)
 
 
@@ -140,10 +146,11 @@ def main(argv: list[str] | None = None) -> int:
         fail("--concurrency and --workers must be at least 1")
     parse_shard(args.shard)
     db: Path = args.db
+    source = load_source(args.queries_from, args.n) if args.queries_from else None
     stored, was_embedded = read_run(db)
-    if stored is None and args.n is None:
-        fail(f"{db} holds no run yet; pass --n N to start one")
-    n = args.n if args.n is not None else stored["n"]  # type: ignore[index]
+    if stored is None and args.n is None and source is None:
+        fail(f"{db} holds no run yet; pass --n N (or --queries-from FILE) to start one")
+    n = source.n if source else args.n if args.n is not None else stored["n"]  # type: ignore[index]
     seed = args.seed if args.seed is not None else (stored["seed"] if stored else 0)
     shard_text = args.shard if args.shard is not None else (stored["shard"] if stored else "")
     shard = parse_shard(shard_text)
@@ -166,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if existed:
                 check_integrity(store)
+            check_source(store, source)
             stored = store.run_row()  # read again under the lock
             if stored is not None:
                 diff = first_difference(identity(RunConfig.model_validate(stored["config"]), stored["seed"],
@@ -173,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
                                         identity(config, seed, n, shard_text))
                 if diff and not args.force:
                     raise StoreError(f"{db} holds a different run ({diff}); use the same settings, a new --db, or --force")
-            check_pregenerated(store, config, seed, n, *shard)
+            if not use_given_queries(store, source, *shard):
+                check_pregenerated(store, config, seed, n, *shard)
             if not stored or args.force:
                 store.write_run(config.model_dump(mode="json"), seed, n, shard_text)
             with store.conn:
@@ -181,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
             already = store.count("results") + store.count("failures") if not args.retry_failed else 0
         finally:
             store.conn.close()
+        if source is not None:
+            print(summary(source), file=sys.stderr)
         print(f"run: n={n} seed={seed} shard={shard_text or '-'} refiner={config.refiner} facets={','.join(config.facets)} "
               f"endpoints={','.join(config.endpoint.base_urls)} db={db}", file=sys.stderr)
         stats = execute(args, db, config, seed, n, shard, already, lock_fd)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 
+from graph.queries.given import query_source_of
 from graph.store.db import Store, StoreError
 from state.attributes import sample_attributes
 from state.priors import Priors
@@ -17,7 +18,11 @@ CHUNK = 10_000
 
 
 def check_seed(store: Store, seed: int, priors: Priors) -> None:
-    """Refuse a seed (or priors) other than the stored run's, or than that of the queries already stored."""
+    """Refuse a seed (or priors) other than the stored run's, or than that of the queries already stored, and a
+    store whose queries were given with graph.run --queries-from."""
+    if query_source_of(store) is not None:
+        raise StoreError(f"{store.path} holds queries given with graph.run --queries-from; generated queries go to "
+                         "a store of their own: pass a new --db")
     run = store.run_row()
     if run is not None and run["seed"] != seed:
         raise StoreError(f"{store.path} holds a run with seed {run['seed']}; pass --seed {run['seed']} so the queries "

@@ -108,6 +108,22 @@ def check_stage(conn: sqlite3.Connection, stage: Stage, path: str | Path) -> Non
         )
     if conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is None:
         raise InputError(f"store {path} has no rows in `{table}` for stage {stage} — {HOW_TO_FILL[stage]}")
+    refuse_benchmark_queries(conn, path)
+
+
+def refuse_benchmark_queries(conn: sqlite3.Connection, path: str | Path) -> None:
+    """Evaluation data must never be trained on: refuse a store whose queries came from HealthBench
+    (graph.run --queries-from), read from its meta row or, in a merged store, its first query's attributes."""
+    tables = _tables(conn)
+    kind = conn.execute("SELECT json_extract(value, '$.kind') FROM meta WHERE key = 'queries_from'").fetchone() \
+        if "meta" in tables else None
+    first = conn.execute("SELECT json_extract(attributes, '$.source') FROM queries WHERE json_valid(attributes) "
+                         "ORDER BY id LIMIT 1").fetchone()
+    if "healthbench" in ((kind or [None])[0], (first or [None])[0]):
+        raise InputError(
+            f"store {path} holds answers to HealthBench queries (graph.run --queries-from): evaluation data must "
+            "never be trained on — build the dataset from a run of generated queries"
+        )
 
 
 def run_keys(conn: sqlite3.Connection) -> list[str]:
