@@ -27,6 +27,7 @@ from eval.batch.store import EvalStore, StoreError
 from eval.data.examples import DataError, Example, load_examples, load_responses, select
 from eval.grading.setup import GradingError, grader_template
 from eval.options import build_parser, check_args, samplings, subset_of
+from eval.reports.html import graded, headline, write_html
 from eval.reports.report import build_report, report_table, write_json
 from nodes.llm.client import EndpointsDown, LLMError
 
@@ -146,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             report, outcome, responder = asyncio.run(
                 run(args, examples, given, store, data_label, len(available), policy_urls, grader_urls, err)
             )
+            answers = {key: stored.response for key, stored in store.responses().items()}
     except (DataError, StoreError, LLMError, SetupError, GradingError) as exc:
         err.print(f"error: {exc}", markup=False)
         return 1 if isinstance(exc, EndpointsDown) else 2
@@ -160,6 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.print(report_table(report, f"HealthBench · {responder} · {data_label}"))
     if args.out:
         err.print(f"report written to {escape(str(write_json(report, args.out)))}")
+        items = graded(examples, outcome.met, outcome.explanations, answers, args.n_repeats)
+        page = write_html(items, f"HealthBench · {responder} · {data_label}", headline(report), args.out.with_suffix(".html"))
+        err.print(f"graded examples written to {escape(str(page))}")
     if args.plots:
         from eval.reports.plots import PlotError, plot_runs
 
