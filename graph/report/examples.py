@@ -50,12 +50,14 @@ def sample_ids(conn: sqlite3.Connection, n: int, seed: int) -> list[int]:
 
 def gallery_ids(conn: sqlite3.Connection, per_reason: int, seed: int) -> dict[str, list[int]]:
     """A few dropped ids per drop reason, picked by a seeded hash of the id (one pass over dropped rows)."""
-    sql = ("SELECT reason, id FROM (SELECT coalesce(nullif(filter_reason, ''), 'unknown') AS reason, id, "
-           "row_number() OVER (PARTITION BY coalesce(nullif(filter_reason, ''), 'unknown') "
-           "ORDER BY (id * 2654435761 + ?) % 4294967311) AS rk FROM results WHERE NOT kept) "
-           "WHERE rk <= ? ORDER BY reason, id")
+    # h is a multiplicative hash of the id; XOR with a seeded mask, (h | m) - (h & m), reorders it per seed
+    sql = ("SELECT reason, id FROM (SELECT reason, id, row_number() OVER (PARTITION BY reason "
+           "ORDER BY (h | :m) - (h & :m), id) AS rk FROM (SELECT coalesce(nullif(filter_reason, ''), 'unknown') "
+           "AS reason, id, (id * 2654435761) % 4294967311 AS h FROM results WHERE NOT kept)) "
+           "WHERE rk <= :k ORDER BY reason, id")
+    params = {"m": random.Random(f"graph.report gallery {seed}").getrandbits(32), "k": per_reason}
     out: dict[str, list[int]] = {}
-    for reason, item_id in conn.execute(sql, (seed % 4294967311, per_reason)):
+    for reason, item_id in conn.execute(sql, params):
         out.setdefault(reason, []).append(item_id)
     return out
 
@@ -81,6 +83,10 @@ def _item(row: tuple[Any, ...], refiner: str | None) -> dict[str, Any]:
         facets.append({"facet": facet, "rationales": [str(x) for x in lines or []] if isinstance(lines, list) else [],
                        "parse_error": error})
     usage = _json(usage) or {}
+    calls = usage.get("calls") or []
+    for key in ("prompt_tokens", "completion_tokens"):  # a store may hold only the per-call counts
+        if usage.get(key) is None and calls:
+            usage[key] = sum(int(c.get(key) or 0) for c in calls)
     attributes = _json(attributes)
     return {
         "id": item_id, "query": query or "", "attributes": attributes if isinstance(attributes, dict) else {},
