@@ -27,6 +27,7 @@ from eval.batch.store import EvalStore, StoreError
 from eval.data.examples import DataError, Example, load_examples, load_responses, select
 from eval.grading.setup import GradingError, grader_template
 from eval.options import build_parser, check_args, samplings, subset_of
+from eval.reports.differences import example_scores
 from eval.reports.html import graded, headline, write_html
 from eval.reports.report import build_report, report_table, write_json
 from nodes.llm.client import EndpointsDown, LLMError
@@ -109,7 +110,8 @@ async def run(
             examples, outcome.met, seed=args.seed, repeats=repeats, failed_items=args.failed_items
         )
         report["grading"] = setup.as_dict()
-        store.finish_run(run_id, report)
+        scores = example_scores(graded(examples, outcome.met, outcome.explanations, {}, repeats))
+        store.finish_run(run_id, {**report, "per_example": scores})  # for eval.compare's per-example table
         return report, outcome, responder
 
 
