@@ -7,6 +7,7 @@ import html
 import re
 from pathlib import Path
 
+import pytest
 from evalkit import MINI, mini_rows
 from stub_server import StubServer
 
@@ -59,3 +60,14 @@ def test_scores_order_worst_first_across_repeats() -> None:
     met = {("a", 0): [True, True], ("a", 1): [False, True]}
     items = graded([ex], met, {}, {"a": "first", "a#1": "second"}, repeats=2)
     assert [(g["repeat"], g["score"], g["response"]) for g in items] == [(1, 0.5, "second"), (0, 1.0, "first")]
+
+
+def test_plain_progress_lines_carry_timestamps(policy: StubServer, grader: StubServer, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--data", str(MINI), "--base-url", policy.url, "--grader-base-url", grader.url,
+                 "--db", str(tmp_path / "p.sqlite")]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "[eval]" in line]
+    items = sum(len(r["rubrics"]) for r in mini_rows())
+    assert lines and re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \[eval\] responses 3/3 \(0 failed\) "
+                              rf"grades {items}/{items} \(0 failed\) rate [\d.,]+ grades/(s|min) eta 0:00:00 elapsed ",
+                              lines[-1]), lines
