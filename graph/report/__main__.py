@@ -3,9 +3,10 @@
   python -m graph.report --db runs/main.sqlite                       # summary + report/ (json, html, plots)
   python -m graph.report --db runs/main.sqlite --out reports/main --price-in 0.2 --price-out 0.6
   python -m graph.report --db runs/directref.sqlite --compare runs/contgen.sqlite
+  python -m graph.report --db runs/main.sqlite --examples 200          # 200 items in full in report.html
 
 The store is opened read-only (one snapshot; a store graph.run is still writing is fine) and read
-with SQL aggregates, so memory does not grow with the number of results.
+with SQL aggregates, so memory does not grow with the number of results; the examples are read by id.
 """
 
 from __future__ import annotations
