@@ -75,8 +75,12 @@ def test_the_sample_is_seeded_bounded_and_read_by_primary_key(tmp_path: Path) ->
     first, again, other = sample_ids(conn, 50, 7), sample_ids(conn, 50, 7), sample_ids(conn, 50, 8)
     assert first == again and first != other and len(first) == 50 and all(i % 3 == 0 for i in first)
     assert sample_ids(conn, 50_000, 7) == list(range(0, 30000, 3))  # more than stored: every id, once
-    plan = " ".join(str(r) for r in conn.execute("EXPLAIN QUERY PLAN SELECT id FROM results WHERE id >= ? ORDER BY id LIMIT 1", (5,)))
-    assert "SEARCH" in plan and "SCAN" not in plan
+    for sql in ("SELECT id FROM results WHERE id >= 5 ORDER BY id LIMIT 1", "SELECT min(id) FROM results",
+                "SELECT max(id) FROM results"):  # what sample_ids asks: no full scan
+        plan = " ".join(str(r) for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "SEARCH" in plan and "SCAN" not in plan, (sql, plan)
+    both = " ".join(str(r) for r in conn.execute("EXPLAIN QUERY PLAN SELECT min(id), max(id) FROM results"))
+    assert "SCAN" in both  # the trap sample_ids avoids
     gallery = gallery_ids(conn, 3, 7)
     assert set(gallery) == {"too_short", "refused"} and all(len(v) == 3 for v in gallery.values())
     assert all(i % 5 == 0 and (i % 2 == 1) == (reason == "too_short") for reason, v in gallery.items() for i in v)
