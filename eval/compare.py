@@ -20,6 +20,7 @@ from rich.markup import escape
 
 from eval.batch.store import EvalStore, StoreError
 from eval.grading.setup import describe
+from eval.reports.differences import markdown as per_example
 from eval.reports.paired import paired_section
 from eval.reports.table import (
     INCOMPLETE,
@@ -162,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for line in conflicts:
         err.print(f"warning: graded differently: {line}", markup=False)
     legend = f"\n{INCOMPLETE} incomplete run, {SAMPLE} --n sample; details below.\n\n"
-    table = markdown_table(rows) + legend + runs_table(rows) + paired_section(rows)
+    table = markdown_table(rows) + legend + runs_table(rows) + paired_section(rows) + per_example(rows)
     print(table, end="")
     out = args.out or specs[0][0].parent / "compare.md"
     out.parent.mkdir(parents=True, exist_ok=True)

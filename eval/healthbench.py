@@ -27,6 +27,7 @@ from eval.batch.store import EvalStore, StoreError
 from eval.data.examples import DataError, Example, load_examples, load_responses, select
 from eval.grading.setup import GradingError, grader_template
 from eval.options import build_parser, check_args, samplings, subset_of
+from eval.reports.html import graded, headline, write_html
 from eval.reports.paired import example_scores
 from eval.reports.report import build_report, report_table, write_json
 from nodes.llm.client import EndpointsDown, LLMError
@@ -117,7 +118,7 @@ async def run(
             examples, outcome.met, seed=args.seed, repeats=repeats, failed_items=args.failed_items
         )
         report["grading"] = setup.as_dict()
-        # per-example scores let eval.compare pair two gradings of the same examples
+        # per-example metrics: eval.compare pairs two gradings of the same examples and lists their differences
         per_example = example_scores(examples, outcome.met, repeats, args.failed_items)
         store.finish_run(run_id, {**report, "per_example": per_example})
         return report, outcome, responder
@@ -161,6 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             report, outcome, responder = asyncio.run(
                 run(args, examples, given, store, data_label, len(available), policy_urls, grader_urls, err)
             )
+            answers = {key: stored.response for key, stored in store.responses().items()}
     except (DataError, StoreError, LLMError, SetupError, GradingError) as exc:
         err.print(f"error: {exc}", markup=False)
         return 1 if isinstance(exc, EndpointsDown) else 2
@@ -175,6 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.print(report_table(report, f"HealthBench · {responder} · {data_label}"))
     if args.out:
         err.print(f"report written to {escape(str(write_json(report, args.out)))}")
+        items = graded(examples, outcome.met, outcome.explanations, answers, args.n_repeats)
+        page = write_html(items, f"HealthBench · {responder} · {data_label}", headline(report), args.out.with_suffix(".html"))
+        err.print(f"graded examples written to {escape(str(page))}")
     if args.plots:
         from eval.reports.plots import PlotError, plot_runs
 

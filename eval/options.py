@@ -81,7 +81,7 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
         type=int,
         help="port of the embedded model, used when a URL is omitted (default 8765)",
     )
-    o.add_argument("--out", type=Path, help="write the report JSON here")
+    o.add_argument("--out", type=Path, help="write the report JSON here, and beside it the graded examples as HTML (report.json → report.html)")
     o.add_argument("--plots", type=Path, help="write axes.png and themes.png into this directory")
     return p
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from graph.batch.engine import Engine, Slice, Stats
-from graph.batch.progress import Progress
+from graph.batch.progress import Progress, summary_line
 from graph.batch.workers import run_engine, run_workers
 from graph.cli import (
     EXIT_STOPPED,
@@ -122,6 +122,7 @@ def execute(args: argparse.Namespace, db: Path, config: RunConfig, seed: int, n:
             parts = [Slice(n, index + count * w, count * workers) for w in range(workers)]
             stats = run_workers(db, config, seed, parts, args.concurrency, args.retry_failed, lock_fd, progress.update)
         progress.update(stats, force=True)
+        stats.elapsed_s = progress.elapsed_s
         return stats
 
 
@@ -198,8 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     final = Store.open(db)
     results, failures = final.count("results"), final.count("failures")
     final.conn.close()
-    print(f"stored: {results} results ({stats.kept} kept, {stats.dropped} dropped this session), {failures} failures "
-          f"in {db}. View one: python -m graph.trace --db {db} --id <id>", file=sys.stderr)
+    print(summary_line(stats, stats.elapsed_s, results, failures, db), file=sys.stderr)
     if stats.stopped and stats.stopped.startswith("interrupted"):
         fail(f"run stopped: {stats.stopped}; every finished id is stored, run the same command to resume", EXIT_INTERRUPTED)
     if stats.stopped:

@@ -55,6 +55,7 @@ class Outcome:
     """
 
     met: dict[tuple[str, int], list[bool | None]] = field(default_factory=dict)
+    explanations: dict[tuple[str, int], list[str]] = field(default_factory=dict)  # the grader's, per item
     response_failures: int = 0
     errors: list[str] = field(default_factory=list)
     policy_calls: int = 0
@@ -113,6 +114,7 @@ class Evaluation:
         self.policy_sem = asyncio.Semaphore(concurrency)
         self.grade_sem = asyncio.Semaphore(grader_concurrency)
         self.out = Outcome()
+        self.why: dict[str, str] = {}  # grader explanation by fingerprint, for the HTML report
 
     async def respond(self, ex: Example, repeat: int) -> str | None:
         """The stored, given or freshly generated answer; None (recorded) when the policy call fails."""
@@ -161,6 +163,7 @@ class Evaluation:
         fingerprint = self.grader.fingerprint(content)
         if fingerprint in self.known:
             self.events.grade(True)
+            self.why[fingerprint] = self.known[fingerprint][1]
             return self.known[fingerprint][0]
         async with self.grade_sem:
             self.out.grader_calls += 1
@@ -173,6 +176,7 @@ class Evaluation:
                 )
             )
             self.out.note(f"grade {ex.prompt_id} item {index}: {result.error}")
+            self.why[fingerprint] = f"grading failed: {result.error}"
             self.events.grade(False)
             return None
         self.store.put_grade(
@@ -187,6 +191,7 @@ class Evaluation:
             )
         )
         self.events.grade(True)
+        self.why[fingerprint] = result.explanation
         return result.met
 
     async def example(self, ex: Example, repeat: int) -> None:
@@ -199,6 +204,9 @@ class Evaluation:
         self.out.met[(ex.prompt_id, repeat)] = await _gather_or_cancel(
             [self.grade(ex, i, c) for i, c in enumerate(contents)]
         )
+        self.out.explanations[(ex.prompt_id, repeat)] = [
+            self.why.get(self.grader.fingerprint(c), "") for c in contents
+        ]
 
 
 async def evaluate(

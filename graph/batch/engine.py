@@ -54,8 +54,10 @@ class Stats:
     failed: int = 0
     in_flight: int = 0
     completion_tokens: dict[str, int] = field(default_factory=dict)
+    in_flight_calls: dict[str, int] = field(default_factory=dict)  # LLM requests out now, by stage
     stopped: str | None = None
     finished: bool = False
+    elapsed_s: float = 0.0  # set by graph.run's progress view at the end
 
 
 def pending(store: Store, part: Slice, retry_failed: bool) -> Iterator[int]:
@@ -205,6 +207,11 @@ class Engine:
             self._report(clients)
 
     def _report(self, clients: list[ChatClient]) -> None:
+        calls: dict[str, int] = {}
+        for c in clients:
+            for stage, k in getattr(c, "in_flight_by_stage", {}).items():
+                calls[stage] = calls.get(stage, 0) + k
+        self.stats.in_flight_calls = {s: k for s, k in calls.items() if k > 0}
         for c in clients:
             for ep in getattr(c, "endpoints", []):
                 self.stats.completion_tokens[ep.url] = ep.completion_tokens

@@ -3,9 +3,10 @@
   python -m graph.report --db runs/main.sqlite                       # summary + report/ (json, html, plots)
   python -m graph.report --db runs/main.sqlite --out reports/main --price-in 0.2 --price-out 0.6
   python -m graph.report --db runs/directref.sqlite --compare runs/contgen.sqlite
+  python -m graph.report --db runs/main.sqlite --examples 200          # 200 items in full in report.html
 
 The store is opened read-only (one snapshot; a store graph.run is still writing is fine) and read
-with SQL aggregates, so memory does not grow with the number of results.
+with SQL aggregates, so memory does not grow with the number of results; the examples are read by id.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from rich.console import Console
 
 from graph.cli import fail, run_cli
 from graph.report.build import DEFAULT_TOP, report_for
+from graph.report.examples import DEFAULT_EXAMPLES, MAX_EXAMPLES
 from graph.report.source import ReportError
 
 
@@ -35,6 +37,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--price-in", type=float, help="USD per million prompt tokens, for the cost estimate.")
     parser.add_argument("--price-out", type=float, help="USD per million completion tokens, for the cost estimate.")
     parser.add_argument("--top", type=int, default=DEFAULT_TOP, help=f"Rationale openings listed per facet (default {DEFAULT_TOP}).")
+    parser.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES, metavar="N",
+                        help=f"Stored items shown in full in report.html, a seeded sample (default {DEFAULT_EXAMPLES}; 0: none).")
     parser.add_argument("--no-plots", action="store_true", help="Skip the matplotlib plots (the page has tables only).")
     return parser.parse_args(argv)
 
@@ -48,6 +52,8 @@ def validate(args: argparse.Namespace) -> None:
             fail(f"{flag} {value} is not a price; give USD per million tokens as a number ≥ 0")
     if args.top < 1:
         fail(f"--top {args.top} must be at least 1")
+    if not 0 <= args.examples <= MAX_EXAMPLES:
+        fail(f"--examples {args.examples} must be between 0 and {MAX_EXAMPLES:,}")
     if args.out.exists() and not args.out.is_dir():
         fail(f"--out {args.out} exists and is not a directory; pass a directory for the report files")
     base = next(p for p in [args.out.absolute(), *args.out.absolute().parents] if p.exists())
@@ -84,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     validate(args)
     try:
-        reports = [report_for(db, args.top, args.price_in, args.price_out)
+        reports = [report_for(db, args.top, args.price_in, args.price_out, args.examples)
                    for db in [args.db, *([args.compare] if args.compare else [])]]
     except ReportError as exc:
         fail(str(exc))

@@ -4,14 +4,15 @@ Content-Security-Policy forbids any). Example ids show their graph.trace command
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 from pathlib import Path
 from typing import Any
 
+from graph.report import examples_html
 from graph.report.tables import SECTIONS, Section, Trace
 from graph.report.text import trace_command
 
-CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1500px}
 h1{font-size:20px}h2{font-size:16px;margin:28px 0 8px}
@@ -31,6 +32,12 @@ document.querySelectorAll('button.copy').forEach(function (b) {
   });
 });
 """
+
+
+def csp(script: str) -> str:
+    """No resource from anywhere; the one inline script is allowed by its SHA-256 hash."""
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    return f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{digest}'"
 
 
 def _e(text: Any) -> str:
@@ -71,10 +78,12 @@ def page(reports: list[dict[str, Any]], plots: list[dict[str, Path]]) -> str:
         parts.append(f'<div class="row">{"".join(cols)}</div>')
     if not any(plots):
         parts.append('<p class="note">Plots were not drawn (matplotlib missing or --no-plots).</p>')
+    parts += [examples_html.section(r["examples"], r["db"] if len(reports) > 1 else "") for r in reports if "examples" in r]
+    script = SCRIPT + examples_html.SCRIPT
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-            f"<title>MuSeR run report</title><style>{STYLE}</style></head><body>{''.join(parts)}"
-            f"<script>{SCRIPT}</script></body></html>")
+            f'<meta http-equiv="Content-Security-Policy" content="{csp(script)}">'
+            f"<title>MuSeR run report</title><style>{STYLE}{examples_html.STYLE}</style></head><body>{''.join(parts)}"
+            f"<script>{script}</script></body></html>")
 
 
 def _run_line(reports: list[dict[str, Any]]) -> str:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import Counter
 from typing import Any
 
 import aiohttp
@@ -37,6 +38,7 @@ class HttpClient:
         self._model = config.model
         self._checked = False  # the configured model was found in /models
         self._concurrency = max(1, concurrency)
+        self.in_flight_by_stage: Counter[str] = Counter()  # requests out now, by call label (for progress)
         self._session: aiohttp.ClientSession | None = None
         self._headers = {"Authorization": f"Bearer {config.api_key}", "Content-Type": "application/json"}
         self._timeout = aiohttp.ClientTimeout(total=config.timeout_s, sock_connect=config.connect_timeout_s)
@@ -118,6 +120,8 @@ class HttpClient:
             attempt += 1
             ep = await self.pool.pick()
             ep.in_flight += 1  # before any await, so that concurrent picks see the load
+            stage = call_label.get()
+            self.in_flight_by_stage[stage] += 1
             t0 = time.perf_counter()
             status, raw, err = 0, b"", None
             try:
@@ -137,6 +141,7 @@ class HttpClient:
                 err = LLMError("connection", one_line(str(exc) or type(exc).__name__), retryable=True)
             finally:
                 ep.in_flight -= 1
+                self.in_flight_by_stage[stage] -= 1
             latency = (time.perf_counter() - t0) * 1000
             if err is None and status == 200:
                 try:
