@@ -18,6 +18,7 @@ from typing import Any
 
 from graph.batch.engine import Engine, Slice, Stats
 from graph.batch.progress import Progress
+from graph.batch.teacher import run_teacher_stage, wants_teacher_stage
 from graph.batch.workers import run_engine, run_workers
 from graph.cli import (
     EXIT_STOPPED,
@@ -153,6 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     config = resolve_from_args(args, extra=extra_overrides(args), base=profile)
     check_files(config)  # everything is checked before the first write: a typo leaves no run row behind
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    if wants_teacher_stage(stored, args.teacher_base_url, args.teacher_model):  # KD answers for a stored run
+        stage = run_teacher_stage(db, config, args.concurrency, log)
+        if stage.stopped:
+            fail(f"teacher stage stopped: {stage.stopped}; its answers so far are stored, run the same command to "
+                 "resume", EXIT_INTERRUPTED if stage.stopped.startswith("interrupted") else EXIT_STOPPED)
+        return 0
     with owned(db, "graph.run") as lock_fd, endpoints(config.endpoint.base_urls, log) as (urls, embedded):
         if embedded:
             config = resolve_from_args(args, urls, embedded=None if stored else embedded, extra=extra_overrides(args),

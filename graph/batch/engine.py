@@ -16,6 +16,7 @@ from typing import Any
 
 from graph.build import build_graph
 from graph.store.db import Store
+from graph.store.teachers import record_teacher
 from nodes.filter import judge
 from nodes.llm.client import ChatClient, EndpointsDown, LLMError, labelled
 from nodes.llm.factory import make_client
@@ -90,6 +91,7 @@ class Engine:
         self.priors: Priors = load_priors(self.config.priors_file) if self.config.priors_file else default_priors()
         self._stop: str | None = None
         self._teacher_sampling = self.config.sampling_for("teacher")
+        self._teacher_name = ""
 
     # -- one item ----------------------------------------------------------------------------------
     async def _item(self, item_id: int, graph: Any, gen_client: ChatClient, teacher: ChatClient | None,
@@ -125,7 +127,7 @@ class Engine:
         store.add("queries", (item_id, json.dumps(attributes), query))
         store.add("results", result_row(item_id, state, latency))
         if teacher is not None:
-            store.add("teacher", teacher_row(item_id, outcomes[1], self.config.min_answer_words))
+            store.add("teacher", teacher_row(item_id, self._teacher_name, outcomes[1], self.config.min_answer_words))
         if self.retry_failed:
             store.clear_failure(item_id)
         self.stats.done += 1
@@ -152,6 +154,9 @@ class Engine:
         try:
             for c in clients:
                 await c.model_name()
+            if teacher is not None:
+                self._teacher_name = await teacher.model_name()
+                record_teacher(store, self._teacher_name, self.config)
             graph = build_graph(self.config, client)
             await self._loop(store, graph, gen_client, teacher, clients)
         finally:
@@ -228,9 +233,9 @@ def result_row(item_id: int, state: dict[str, Any], latency_ms: float) -> tuple[
             int(verdict.kept), verdict.reason, json.dumps(usage), round(latency_ms, 1), json.dumps(raw))
 
 
-def teacher_row(item_id: int, completion: Any, min_words: int) -> tuple[Any, ...]:
-    """The teacher-table row: the teacher's reasoning and answer, filtered like the paper's KD data."""
+def teacher_row(item_id: int, name: str, completion: Any, min_words: int) -> tuple[Any, ...]:
+    """The teacher-table row of teacher `name`: its reasoning and answer, filtered like the paper's KD data."""
     reasoning, answer = split_reasoning(completion.text, completion.reasoning)
     verdict = judge(answer, [], min_words)
     usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
-    return (item_id, reasoning, answer, int(verdict.kept), verdict.reason, json.dumps(usage), round(completion.latency_ms, 1))
+    return (item_id, name, reasoning, answer, int(verdict.kept), verdict.reason, json.dumps(usage), round(completion.latency_ms, 1))
