@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from nodes.llm.client import LLMError
 from prompts.loader import PromptError
 from state.config import EMBEDDED_PROFILE, FACETS, RunConfig
+from state.profiles import PROFILES
 from state.resolve import ConfigError, deep_merge, resolve_config
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ def add_run_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--client", help="http (default, aiohttp) or langchain (ChatOpenAI).")
     parser.add_argument("--prompts-dir", type=Path, help="Directory of prompt files overriding the packaged ones.")
     parser.add_argument("--max-tokens", type=int, help="Max new tokens for every call (overrides the config).")
+    parser.add_argument("--profile", choices=PROFILES, help="Named settings: paper (default, Appendix B) or small "
+                        "(a small model on any OpenAI-compatible server: short budgets, prefill, query grammar).")
 
 
 def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -49,6 +52,7 @@ def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "client": args.client,
         "prompts_dir": args.prompts_dir,
         "sampling.max_tokens": args.max_tokens,
+        "profile": getattr(args, "profile", None),
     }
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from graph.batch.engine import Engine, Slice, Stats
+from graph.batch.plan import dry_run
 from graph.batch.progress import Progress
 from graph.batch.teacher import run_teacher_stage, wants_teacher_stage
 from graph.batch.workers import run_engine, run_workers
@@ -87,6 +88,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--priors", type=Path, help="YAML overriding the attribute priors.")
     parser.add_argument("--retry-failed", action="store_true", help="Run again the ids recorded in failures.")
     parser.add_argument("--force", action="store_true", help="Resume even though the settings differ from the stored run.")
+    parser.add_argument("--dry-run", action="store_true", help="Print ids, calls per stage, tokens (and cost); no server, nothing written.")
+    parser.add_argument("--price-in", type=float, help="With --dry-run: USD per million prompt tokens.")
+    parser.add_argument("--price-out", type=float, help="With --dry-run: USD per million completion tokens.")
     add_run_args(parser)
 
 
@@ -140,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.concurrency < 1 or args.workers < 1:
         fail("--concurrency and --workers must be at least 1")
     parse_shard(args.shard)
+    if args.dry_run:  # before the store is opened: nothing is created, upgraded or locked
+        print(dry_run(args, extra_overrides(args)))
+        return 0
     db: Path = args.db
     stored, was_embedded = read_run(db)
     if stored is None and args.n is None:

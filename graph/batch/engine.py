@@ -17,6 +17,7 @@ from typing import Any
 from graph.build import build_graph
 from graph.store.db import Store
 from graph.store.teachers import record_teacher
+from nodes.context import call_record
 from nodes.filter import judge
 from nodes.llm.client import ChatClient, EndpointsDown, LLMError, labelled
 from nodes.llm.factory import make_client
@@ -97,13 +98,14 @@ class Engine:
     async def _item(self, item_id: int, graph: Any, gen_client: ChatClient, teacher: ChatClient | None,
                     store: Store) -> None:
         t0 = time.perf_counter()
-        stored = store.stored_query(item_id)
+        stored, query_call = store.stored_query(item_id), None
         try:
             if stored is not None:
                 query, attributes = stored[0], json.loads(stored[1])
             else:
                 attrs = sample_attributes(self.seed, item_id, self.priors)
-                query, attributes = (await labelled("query", generate_query(gen_client, attrs, self.config)))[0], attrs.model_dump()
+                query, made = await labelled("query", generate_query(gen_client, attrs, self.config))
+                attributes, query_call = attrs.model_dump(), call_record("query", made)
         except QueryGenError as exc:
             return self._failed(store, item_id, "query", f"QueryGenError:{exc.reason}", str(exc), 1)
         except EndpointsDown:
@@ -125,7 +127,7 @@ class Engine:
         state: dict[str, Any] = outcomes[0]  # type: ignore[assignment]
         latency = (time.perf_counter() - t0) * 1000
         store.add("queries", (item_id, json.dumps(attributes), query))
-        store.add("results", result_row(item_id, state, latency))
+        store.add("results", result_row(item_id, state, latency, query_call))
         if teacher is not None:
             store.add("teacher", teacher_row(item_id, self._teacher_name, outcomes[1], self.config.min_answer_words))
         if self.retry_failed:
@@ -217,13 +219,13 @@ class Engine:
             self.on_stats(self.stats)
 
 
-def result_row(item_id: int, state: dict[str, Any], latency_ms: float) -> tuple[Any, ...]:
-    """The results-table row of one finished graph."""
+def result_row(item_id: int, state: dict[str, Any], latency_ms: float, query_call: Any = None) -> tuple[Any, ...]:
+    """The results-table row of one finished graph; its usage counts the query-generation call when made."""
     gen, ref, verdict = state["generation"], state["refinement"], state["verdict"]
     by_facet = {v.facet: v for v in state.get("verdicts", [])}
     rationales = {f: by_facet[f].rationales for f in FACETS if f in by_facet}
     raw = {f: {"raw": by_facet[f].raw, "parse_error": by_facet[f].parse_error} for f in FACETS if f in by_facet}
-    calls = [c.model_dump() for c in state.get("calls", [])]
+    calls = [c.model_dump() for c in ([query_call] if query_call else []) + list(state.get("calls", []))]
     usage = {
         "prompt_tokens": sum(c["prompt_tokens"] for c in calls),
         "completion_tokens": sum(c["completion_tokens"] for c in calls),
