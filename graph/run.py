@@ -74,6 +74,15 @@ def first_difference(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> 
     return None
 
 
+def same_run(db: Path, stored: dict[str, Any], config: RunConfig, seed: int, n: int, shard: str) -> None:
+    """Refuse to resume a stored run with other settings (StoreError naming the first); a larger --n with
+    everything else the same extends the run."""
+    diff = first_difference(identity(RunConfig.model_validate(stored["config"]), stored["seed"],
+                                     max(stored["n"], n), stored["shard"] or ""), identity(config, seed, n, shard))
+    if diff:
+        raise StoreError(f"{db} holds a different run ({diff}); use the same settings, a new --db, or --force")
+
+
 def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=Path, default=Path("runs/main.sqlite"), help="Run store (SQLite); created if new.")
     parser.add_argument("--n", type=int, help="Number of queries (ids 0…n-1). Needed for a new store.")
@@ -167,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
             fail(f"teacher stage stopped: {stage.stopped}; its answers so far are stored, run the same command to "
                  "resume", EXIT_INTERRUPTED if stage.stopped.startswith("interrupted") else EXIT_STOPPED)
         return 0
+    if stored is not None and not args.force:  # before any server is started
+        same_run(db, stored, config, seed, n, shard_text)
     with owned(db, "graph.run") as lock_fd, endpoints(config.endpoint.base_urls, log) as (urls, embedded):
         if embedded:
             config = resolve_from_args(args, urls, embedded=None if stored else embedded, extra=extra_overrides(args),
@@ -181,14 +192,10 @@ def main(argv: list[str] | None = None) -> int:
             if existed:
                 check_integrity(store)
             stored = store.run_row()  # read again under the lock
-            if stored is not None:
-                diff = first_difference(identity(RunConfig.model_validate(stored["config"]), stored["seed"],
-                                                 stored["n"], stored["shard"] or ""),
-                                        identity(config, seed, n, shard_text))
-                if diff and not args.force:
-                    raise StoreError(f"{db} holds a different run ({diff}); use the same settings, a new --db, or --force")
+            if stored is not None and not args.force:
+                same_run(db, stored, config, seed, n, shard_text)
             check_pregenerated(store, config, seed, n, *shard)
-            if not stored or args.force:
+            if not stored or args.force or n > stored["n"]:  # a new run, or the same one grown
                 store.write_run(config.model_dump(mode="json"), seed, n, shard_text)
             with store.conn:
                 store.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('embedded', ?)", ("1" if embedded else "0",))
