@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from graph.url_flags import UrlList
 from nodes.llm.client import LLMError
 from prompts.loader import PromptError
 from state.config import EMBEDDED_PROFILE, FACETS, RunConfig
@@ -28,7 +29,7 @@ EXIT_STOPPED = 3
 def add_run_args(parser: argparse.ArgumentParser) -> None:
     """Flags that select the model and shape the graph (they override YAML and MUSER_* variables)."""
     parser.add_argument("--config", type=Path, help="YAML config file (see README: Configuration).")
-    parser.add_argument("--base-url", action="append", dest="base_urls", metavar="URL",
+    parser.add_argument("--base-url", action=UrlList, dest="base_urls", metavar="URL",
                         help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (repeat for several). "
                              "Omitted: the embedded SmolLM2 server is started.")
     parser.add_argument("--model", help="Served model name (default: discovered from /v1/models).")

@@ -33,6 +33,7 @@ from graph.cli import (
 from graph.store.db import Store, StoreError
 from graph.store.owner import owned
 from graph.store.preflight import check_files, check_integrity, check_models, check_pregenerated, read_run
+from graph.url_flags import UrlList
 from state.config import RunConfig
 
 EXIT_ALL_FAILED = 1  # the run finished, but no id got a result
@@ -90,9 +91,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard", help="i/N: run only the ids ≡ i (mod N); merge shard stores with graph.merge.")
     parser.add_argument("--concurrency", type=int, default=256, help="Graphs in flight per worker (default 256).")
     parser.add_argument("--workers", type=int, default=1, help="Worker processes sharing the store (default 1).")
-    parser.add_argument("--teacher-base-url", action="append", metavar="URL", help="Teacher endpoint: also store KD answers.")
+    parser.add_argument("--teacher-base-url", action=UrlList, metavar="URL", help="Teacher endpoint: also store KD answers.")
     parser.add_argument("--teacher-model", help="Teacher model name (default: discovered).")
-    parser.add_argument("--generator-base-url", action="append", metavar="URL", help="Query-generator endpoint (default: backbone).")
+    parser.add_argument("--generator-base-url", action=UrlList, metavar="URL", help="Query-generator endpoint (default: backbone).")
     parser.add_argument("--generator-model", help="Query-generator model name (default: discovered).")
     parser.add_argument("--priors", type=Path, help="YAML overriding the attribute priors.")
     parser.add_argument("--retry-failed", action="store_true", help="Run again the ids recorded in failures.")

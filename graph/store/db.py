@@ -80,7 +80,7 @@ class Store:
         present = path.exists()
         exists = present and path.stat().st_size > 0
         if not exists and not create:
-            raise StoreError(f"{path} does not exist; start a run with --n N to create it")
+            raise StoreError(f"{path} does not exist; check the --db path (python -m graph.run --n N --db {path} makes a store)")
         if exists:
             cls._check_header(path)
         try:
