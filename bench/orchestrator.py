@@ -6,6 +6,8 @@
 Cases, each in a fresh child process so CPU time and peak RSS are its own:
   raw      plain asyncio + the project's HTTP client making the same 6 calls per query; no graph, no store
   graph    the real graph.run engine (attributes → query → LangGraph graph → batched SQLite store)
+Both count the same 6 calls' tokens per graph (graph.run from its store, query generation included since it is
+stored) and report start-up (interpreter, imports, store) apart from the measured run.
 at 0 ms and 1000 ms stub latency with 256 in flight; graph.run at n and 10·n for RSS growth; and
 `python -m graph.run --workers 1|2` for the two-core scaling ratio.
 """
@@ -36,7 +38,7 @@ def start_stub(latency_ms: float) -> tuple[subprocess.Popen[str], str]:
 
 def child(args: list[str]) -> dict[str, float]:
     """Run this file as a child case; its last stdout line is its JSON report (own CPU time and peak RSS)."""
-    proc = subprocess.run([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True, check=True)
+    proc = subprocess.run([sys.executable, __file__, *args, "--started", repr(time.time())], stdout=subprocess.PIPE, text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -47,12 +49,14 @@ def steady_rate(marks: list[tuple[float, int]], n: int) -> float:
     return (hi[1] - lo[1]) / max(hi[0] - lo[0], 1e-6)
 
 
-def run_raw(url: str, n: int, concurrency: int) -> tuple[float, float]:
-    """Same calls as one graph, straight through the HTTP client; returns (seconds, steady graphs/s)."""
+def run_raw(url: str, n: int, concurrency: int) -> tuple[float, float, int]:
+    """Same calls as one graph, straight through the HTTP client; (seconds, steady graphs/s, tokens)."""
     from nodes.llm.http import HttpClient
     from state.config import EndpointConfig, Sampling
 
-    async def main() -> float:
+    tokens = [0]
+
+    async def main() -> tuple[float, float]:
         client = HttpClient(EndpointConfig(base_urls=[url]), concurrency=concurrency)
         await client.model_name()
         sampling = Sampling()
@@ -65,7 +69,8 @@ def run_raw(url: str, n: int, concurrency: int) -> tuple[float, float]:
                 r0 = await client.chat([{"role": "user", "content": q.text}], sampling)
                 evals = await asyncio.gather(*[client.chat([{"role": "user", "content": f"{f}: We should? {r0.text}"}], sampling)
                                                for f in ("decision", "communication", "safety")])
-                await client.chat([{"role": "user", "content": "refine " + " ".join(e.text for e in evals)}], sampling)
+                r1 = await client.chat([{"role": "user", "content": "refine " + " ".join(e.text for e in evals)}], sampling)
+                tokens[0] += sum(c.prompt_tokens + c.completion_tokens for c in (q, r0, *evals, r1))
                 marks.append((time.perf_counter(), len(marks) + 1))
             finally:
                 slots.release()
@@ -82,11 +87,11 @@ def run_raw(url: str, n: int, concurrency: int) -> tuple[float, float]:
         await client.aclose()
         return elapsed, steady_rate(marks, n)
 
-    return asyncio.run(main())
+    return (*asyncio.run(main()), tokens[0])
 
 
-def run_graph(url: str, n: int, concurrency: int) -> tuple[float, float]:
-    """The graph.run engine with its store and progress callback; returns (seconds, steady graphs/s)."""
+def run_graph(url: str, n: int, concurrency: int) -> tuple[float, float, int]:
+    """The graph.run engine with its store and progress callback; (seconds, steady graphs/s, stored tokens)."""
     from graph.batch.engine import Engine, Slice
     from graph.batch.progress import Progress
     from graph.store.db import Store
@@ -109,16 +114,25 @@ def run_graph(url: str, n: int, concurrency: int) -> tuple[float, float]:
         stats = asyncio.run(engine.run())
         elapsed = time.perf_counter() - t0
     assert stats.done == n and stats.failed == 0, stats
-    return elapsed, steady_rate(marks, n)
+    import sqlite3
+
+    conn = sqlite3.connect(db)  # every call's tokens as stored in results.usage (query generation included)
+    tokens = conn.execute("SELECT sum(json_extract(usage, '$.prompt_tokens') + "
+                          "json_extract(usage, '$.completion_tokens')) FROM results").fetchone()[0]
+    conn.close()
+    return elapsed, steady_rate(marks, n), int(tokens)
 
 
-def child_main(kind: str, url: str, n: int, concurrency: int) -> None:
+def child_main(kind: str, url: str, n: int, concurrency: int, started: float) -> None:
+    """One case; start-up (interpreter, imports, until the first call) is reported apart as startup_s."""
     cpu0 = time.process_time()
-    elapsed, steady = (run_raw if kind == "raw" else run_graph)(url, n, concurrency)
+    elapsed, steady, tokens = (run_raw if kind == "raw" else run_graph)(url, n, concurrency)
     cpu = time.process_time() - cpu0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    startup = time.time() - started - elapsed
     print(json.dumps({"graphs_per_s": steady, "graphs_per_s_whole_run": n / elapsed, "cpu_ms_per_graph": 1000 * cpu / n,
-                      "peak_rss_mb": rss_mb, "seconds": elapsed, "n": n}))
+                      "peak_rss_mb": rss_mb, "seconds": elapsed, "startup_s": startup, "tokens_per_graph": tokens / n,
+                      "n": n}))
 
 
 def cli_rate(url: str, n: int, workers: int, concurrency: int) -> float:
@@ -148,12 +162,13 @@ def main() -> None:
     parser.add_argument("--child", choices=["raw", "graph"], help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--started", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--concurrency", type=int, default=256, help="Graphs in flight (default 256).")
     parser.add_argument("--cases", default="latency0,workers,rss,latency1000",
                         help="Comma-separated subset of: latency0, workers, rss, latency1000.")
     args = parser.parse_args()
     if args.child:
-        child_main(args.child, args.url, args.n, args.concurrency)
+        child_main(args.child, args.url, args.n, args.concurrency, args.started or time.time())
         return
     n0, n_slow, n_small, n_big = (3000, 1500, 5000, 50000) if args.quick else (10000, 3000, 10000, 100000)
     out: dict[str, object] = {"concurrency": args.concurrency, "calls_per_graph": CALLS_PER_GRAPH}

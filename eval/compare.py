@@ -119,7 +119,11 @@ def list_runs(paths: list[Path]) -> str:
     """Every finished run of each store, one line each, for choosing runs with PATH@ID."""
     lines = []
     for path in paths:
-        for run in stored_runs(path):
+        runs = stored_runs(path)
+        if not runs:
+            lines.append(f"{path}: no finished run yet (run or resume python -m eval.healthbench --db {path} until it "
+                         "exits 0)")
+        for run in runs:
             report = run["report"]
             n = report["n_samples"].get("overall_score", 0)
             score = report.get("score")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from eval.grading.setup import MUSER, PROMPTS, REFERENCE
 from eval.reports.report import DROP, FAILED_ITEMS
+from graph.url_flags import UrlList
 from state.config import EMBEDDED_PROFILE, Sampling
 
 EMBEDDED_POLICY_MAX_TOKENS = int(EMBEDDED_PROFILE["sampling"]["max_tokens"])
@@ -46,7 +47,7 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     )
     src = p.add_argument_group("policy (the model being evaluated)")
     src.add_argument(
-        "--base-url", nargs="+", default=[], help="policy /v1 URL(s); omit to use the embedded model"
+        "--base-url", action=UrlList, default=[], help="policy /v1 URL(s); omit to use the embedded model"
     )
     src.add_argument("--model", help="policy model name (default: discovered from /v1/models)")
     src.add_argument(
@@ -90,7 +91,7 @@ def add_grader_options(p: argparse.ArgumentParser) -> None:
     """The grader's options, shared by eval.healthbench and eval.meta."""
     g = p.add_argument_group("grader")
     g.add_argument(
-        "--grader-base-url", nargs="+", default=[], help="grader /v1 URL(s); omit for the embedded model"
+        "--grader-base-url", action=UrlList, default=[], help="grader /v1 URL(s); omit for the embedded model"
     )
     g.add_argument(
         "--grader-model",

@@ -12,9 +12,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from graph.url_flags import UrlList
 from nodes.llm.client import LLMError
 from prompts.loader import PromptError
 from state.config import EMBEDDED_PROFILE, FACETS, RunConfig
+from state.profiles import PROFILES
 from state.resolve import ConfigError, deep_merge, resolve_config
 
 if TYPE_CHECKING:
@@ -27,7 +29,7 @@ EXIT_STOPPED = 3
 def add_run_args(parser: argparse.ArgumentParser) -> None:
     """Flags that select the model and shape the graph (they override YAML and MUSER_* variables)."""
     parser.add_argument("--config", type=Path, help="YAML config file (see README: Configuration).")
-    parser.add_argument("--base-url", action="append", dest="base_urls", metavar="URL",
+    parser.add_argument("--base-url", action=UrlList, dest="base_urls", metavar="URL",
                         help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (repeat for several). "
                              "Omitted: the embedded SmolLM2 server is started.")
     parser.add_argument("--model", help="Served model name (default: discovered from /v1/models).")
@@ -36,6 +38,8 @@ def add_run_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--client", help="http (default, aiohttp) or langchain (ChatOpenAI).")
     parser.add_argument("--prompts-dir", type=Path, help="Directory of prompt files overriding the packaged ones.")
     parser.add_argument("--max-tokens", type=int, help="Max new tokens for every call (overrides the config).")
+    parser.add_argument("--profile", choices=PROFILES, help="Named settings: paper (default, Appendix B) or small "
+                        "(a small model on any OpenAI-compatible server: short budgets, prefill, query grammar).")
 
 
 def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -49,6 +53,7 @@ def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "client": args.client,
         "prompts_dir": args.prompts_dir,
         "sampling.max_tokens": args.max_tokens,
+        "profile": getattr(args, "profile", None),
     }
 
 

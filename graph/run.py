@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from graph.batch.engine import Engine, Slice, Stats
+from graph.batch.plan import dry_run
 from graph.batch.progress import Progress, summary_line
+from graph.batch.teacher import run_teacher_stage, wants_teacher_stage
 from graph.batch.workers import run_engine, run_workers
 from graph.cli import (
     EXIT_STOPPED,
@@ -34,6 +36,7 @@ from graph.queries.source import load_source
 from graph.store.db import Store, StoreError
 from graph.store.owner import owned
 from graph.store.preflight import check_files, check_integrity, check_models, check_pregenerated, read_run
+from graph.url_flags import UrlList
 from state.config import RunConfig
 
 EXIT_ALL_FAILED = 1  # the run finished, but no id got a result
@@ -75,6 +78,15 @@ def first_difference(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> 
     return None
 
 
+def same_run(db: Path, stored: dict[str, Any], config: RunConfig, seed: int, n: int, shard: str) -> None:
+    """Refuse to resume a stored run with other settings (StoreError naming the first); a larger --n with
+    everything else the same extends the run."""
+    diff = first_difference(identity(RunConfig.model_validate(stored["config"]), stored["seed"],
+                                     max(stored["n"], n), stored["shard"] or ""), identity(config, seed, n, shard))
+    if diff:
+        raise StoreError(f"{db} holds a different run ({diff}); use the same settings, a new --db, or --force")
+
+
 def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=Path, default=Path("runs/main.sqlite"), help="Run store (SQLite); created if new.")
     parser.add_argument("--n", type=int, help="Number of queries (ids 0…n-1). Needed for a new store.")
@@ -82,9 +94,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard", help="i/N: run only the ids ≡ i (mod N); merge shard stores with graph.merge.")
     parser.add_argument("--concurrency", type=int, default=256, help="Graphs in flight per worker (default 256).")
     parser.add_argument("--workers", type=int, default=1, help="Worker processes sharing the store (default 1).")
-    parser.add_argument("--teacher-base-url", action="append", metavar="URL", help="Teacher endpoint: also store KD answers.")
+    parser.add_argument("--teacher-base-url", action=UrlList, metavar="URL", help="Teacher endpoint: also store KD answers.")
     parser.add_argument("--teacher-model", help="Teacher model name (default: discovered).")
-    parser.add_argument("--generator-base-url", action="append", metavar="URL", help="Query-generator endpoint (default: backbone).")
+    parser.add_argument("--generator-base-url", action=UrlList, metavar="URL", help="Query-generator endpoint (default: backbone).")
     parser.add_argument("--generator-model", help="Query-generator model name (default: discovered).")
     parser.add_argument("--priors", type=Path, help="YAML overriding the attribute priors.")
     parser.add_argument("--retry-failed", action="store_true", help="Run again the ids recorded in failures.")
@@ -92,6 +104,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--queries-from", metavar="FILE", help="Run these queries instead of generated ones: a HealthBench "
                         "JSONL (healthbench: the bundled sample; multi-turn rows skipped) or {\"query\": ...} lines; "
                         "--n keeps the first N.")
+    parser.add_argument("--dry-run", action="store_true", help="Print ids, calls per stage, tokens (and cost); no server, nothing written.")
+    parser.add_argument("--price-in", type=float, help="With --dry-run: USD per million prompt tokens.")
+    parser.add_argument("--price-out", type=float, help="With --dry-run: USD per million completion tokens.")
     add_run_args(parser)
 
 
@@ -146,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.concurrency < 1 or args.workers < 1:
         fail("--concurrency and --workers must be at least 1")
     parse_shard(args.shard)
+    if args.dry_run:  # before the store is opened: nothing is created, upgraded or locked
+        print(dry_run(args, extra_overrides(args)))
+        return 0
     db: Path = args.db
     source = load_source(args.queries_from, args.n) if args.queries_from else None
     stored, was_embedded = read_run(db)
@@ -161,6 +179,14 @@ def main(argv: list[str] | None = None) -> int:
     config = resolve_from_args(args, extra=extra_overrides(args), base=profile)
     check_files(config)  # everything is checked before the first write: a typo leaves no run row behind
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    if wants_teacher_stage(stored, args.teacher_base_url, args.teacher_model):  # KD answers for a stored run
+        stage = run_teacher_stage(db, config, args.concurrency, log)
+        if stage.stopped:
+            fail(f"teacher stage stopped: {stage.stopped}; its answers so far are stored, run the same command to "
+                 "resume", EXIT_INTERRUPTED if stage.stopped.startswith("interrupted") else EXIT_STOPPED)
+        return 0
+    if stored is not None and not args.force:  # before any server is started
+        same_run(db, stored, config, seed, n, shard_text)
     with owned(db, "graph.run") as lock_fd, endpoints(config.endpoint.base_urls, log) as (urls, embedded):
         if embedded:
             config = resolve_from_args(args, urls, embedded=None if stored else embedded, extra=extra_overrides(args),
@@ -176,15 +202,11 @@ def main(argv: list[str] | None = None) -> int:
                 check_integrity(store)
             check_source(store, source)
             stored = store.run_row()  # read again under the lock
-            if stored is not None:
-                diff = first_difference(identity(RunConfig.model_validate(stored["config"]), stored["seed"],
-                                                 stored["n"], stored["shard"] or ""),
-                                        identity(config, seed, n, shard_text))
-                if diff and not args.force:
-                    raise StoreError(f"{db} holds a different run ({diff}); use the same settings, a new --db, or --force")
+            if stored is not None and not args.force:
+                same_run(db, stored, config, seed, n, shard_text)
             if not use_given_queries(store, source, *shard):
                 check_pregenerated(store, config, seed, n, *shard)
-            if not stored or args.force:
+            if not stored or args.force or n > stored["n"]:  # a new run, or the same one grown
                 store.write_run(config.model_dump(mode="json"), seed, n, shard_text)
             with store.conn:
                 store.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('embedded', ?)", ("1" if embedded else "0",))

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from state.profiles import SMALL_BUDGETS
+
 FacetName = Literal["decision", "communication", "safety"]
 FACETS: tuple[FacetName, ...] = ("decision", "communication", "safety")
 NodeName = Literal["query", "generate", "evaluate", "refine", "teacher"]
@@ -99,6 +101,7 @@ class RunConfig(BaseModel):
     chat_template: str = Field("chatml", description="Template (prompt name, .jinja) applied locally when contgen_api=completions.")
     evaluator_prefill: str | None = Field(None, description="Text the evaluators' answer is forced to start with (e.g. 'We should'), for small models that ignore the output format; continued like ContGen.")
     min_answer_words: int = Field(50, ge=0, description="Filter: answers shorter than this are dropped.")
+    profile: Literal["paper", "small"] = Field("paper", description="Named settings under YAML, env and flags: paper (Appendix B) or small (small-model budgets, prefill, query grammar).")
 
     @field_validator("facets")
     @classmethod
@@ -112,11 +115,6 @@ class RunConfig(BaseModel):
         return self.sampling.merged(self.node_sampling.get(node))
 
 
-# Small-model profile for the embedded SmolLM2-135M on a CPU: short answers (it writes at tens of tokens/s
-# per request and rambles up to any limit) and evaluators pre-filled with "We should" (it ignores output
-# formats). Engine needs (e.g. llama.cpp's ContGen through completions) come from the engine's module.
-EMBEDDED_PROFILE: dict[str, Any] = {
-    "evaluator_prefill": "We should",
-    "sampling": {"max_tokens": 384},
-    "node_sampling": {"evaluate": {"max_tokens": 160}, "query": {"max_tokens": 160}},
-}
+# The embedded engines' base settings: the small profile's budgets and prefill (state/profiles.py); an
+# engine adds what it supports (vLLM the query grammar, llama.cpp ContGen through completions).
+EMBEDDED_PROFILE: dict[str, Any] = {**SMALL_BUDGETS, "profile": "small"}

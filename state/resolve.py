@@ -12,6 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from state.config import RunConfig
+from state.profiles import PROFILES, SETTINGS
 
 ENV_PREFIX = "MUSER_"
 # Short environment names for the settings people change most; any field is also reachable as
@@ -118,22 +119,32 @@ def format_validation_error(exc: ValidationError, source: str = "config") -> str
     return f"{source} error at '{where}': {msg}{got_text}{more}; fix it in your YAML, MUSER_* variables or flags"
 
 
+def named_profile(name: Any) -> dict[str, Any]:
+    """The settings of a profile named in YAML, env or flags ({} when none is named)."""
+    if name is None:
+        return {}
+    if name not in SETTINGS:
+        raise ConfigError(f"config error at 'profile': unknown profile {name!r}; use one of {', '.join(PROFILES)}")
+    return SETTINGS[name]
+
+
 def resolve_config(
     config_path: Path | None = None,
     cli: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
     profile: Mapping[str, Any] | None = None,
 ) -> RunConfig:
-    """Merge defaults < profile < YAML < environment < CLI (dotted keys) and validate."""
-    tree: dict[str, Any] = dict(profile or {})
-    if config_path is not None:
-        tree = deep_merge(tree, load_yaml(config_path))
-    tree = deep_merge(tree, env_overrides(os.environ if environ is None else environ))
+    """Merge defaults < profile (a stored run's or the embedded one) < the profile named by the user < YAML <
+    environment < CLI (dotted keys) and validate."""
+    user: dict[str, Any] = load_yaml(config_path) if config_path is not None else {}
+    user = deep_merge(user, env_overrides(os.environ if environ is None else environ))
     cli_tree: dict[str, Any] = {}
     for dotted, value in (cli or {}).items():
         if value is not None:
             set_dotted(cli_tree, dotted, value)
-    tree = deep_merge(tree, cli_tree)
+    user = deep_merge(user, cli_tree)
+    tree = deep_merge(dict(profile or {}), named_profile(user.get("profile")))
+    tree = deep_merge(tree, user)
     try:
         return RunConfig.model_validate(tree)
     except ValidationError as exc:

@@ -1,6 +1,6 @@
 """Build a stage's SFT dataset from a run store: `python -m training.data --db S --stage kd|sr --out DIR`.
 
-Writes train.jsonl and validation.jsonl (one chat record per line) and data_card.json. Library users
+Writes train.jsonl and validation.jsonl (one chat record per line), data_card.json and the dataset card README.md. Library users
 (e.g. the graph exporter) call `iter_chat_records`. Imports no torch/transformers: it runs on the core install.
 """
 
@@ -16,6 +16,8 @@ from typing import Any, cast
 
 from training.dataset.card import CardBuilder
 from training.dataset.filters import MIN_ANSWER_WORDS, split_of
+from training.dataset.hub import check_repo, push
+from training.dataset.hub_card import write_readme
 from training.dataset.records import Dropped, iter_chat_records, scan_records
 from training.dataset.store import STAGE_TABLE, STAGES, Stage, check_stage, damaged, open_store, run_keys
 from training.dataset.token_count import Counter, load_counter
@@ -35,6 +37,7 @@ def build_dataset(
     salt: str = "muser",
     tokenizer: str | None = None,
     max_length: int | None = None,
+    teacher: str | None = None,
 ) -> dict[str, Any]:
     """Write the stage's split JSONL files and data card into `out_dir`; return the card.
 
@@ -61,7 +64,7 @@ def build_dataset(
     tmp = {split: out / f".{name}.tmp" for split, name in SPLIT_FILES.items()}
     try:
         tokens = (counter, str(tokenizer), max_length) if counter else None
-        card = _write(db_path, stage, out, tmp, validation_fraction, salt, tokens)
+        card = _write(db_path, stage, out, tmp, validation_fraction, salt, tokens, teacher)
     except BaseException:
         for path in tmp.values():
             path.unlink(missing_ok=True)
@@ -89,11 +92,12 @@ def _write(
     validation_fraction: float,
     salt: str,
     tokens: tuple[Counter, str, int | None] | None,
+    teacher: str | None = None,
 ) -> dict[str, Any]:
     card = CardBuilder()
     handles = {split: path.open("w", encoding="utf-8") for split, path in tmp.items()}
     try:
-        for item in scan_records(db_path, stage):
+        for item in scan_records(db_path, stage, teacher):
             if isinstance(item, Dropped):
                 card.add_drop(item.reason)
                 continue
@@ -111,6 +115,7 @@ def _write(
         filters={"min_answer_words": MIN_ANSWER_WORDS, "require_answer_part": True, "dedup": "query+answer"},
         split={"validation_fraction": validation_fraction, "salt": salt, "by": "sha256(salt:id)"},
         format="messages: user query, assistant '<think>\\nreasoning\\n</think>\\n\\nanswer'",
+        **({"teacher": teacher} if teacher is not None else {}),
     )
     if tokens is not None:
         rendered["length_tokens"] = card.token_section(tokens[1], tokens[2])
@@ -123,6 +128,7 @@ def _write(
     for side, path in tmp.items():
         os.replace(path, out / SPLIT_FILES[side])
     (out / CARD_FILE).write_text(json.dumps(rendered, indent=2) + "\n", encoding="utf-8")
+    write_readme(out, rendered)
     return rendered
 
 
@@ -169,6 +175,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="the recipe's max_length: the card counts records longer than it (training drops them)",
     )
+    parser.add_argument("--teacher", default=None, help="stage kd: the teacher (model name) whose answers to use, "
+                        "when the store holds several")
+    parser.add_argument("--push-to-hub", metavar="REPO", default=None,
+                        help="also upload the dataset to a Hugging Face hub as dataset repo REPO (owner/name)")
     return parser.parse_args(argv)
 
 
@@ -179,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rich.table import Table
 
     args = parse_args(argv)
+    if args.push_to_hub:
+        check_repo(args.push_to_hub)
     card = build_dataset(
         args.db,
         cast(Stage, args.stage),
@@ -187,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.split_salt,
         args.tokenizer,
         args.max_length,
+        args.teacher,
     )
     table = Table(title=escape(f"stage {args.stage} → {args.out}"))
     table.add_column("what")
@@ -207,6 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 str(tokens["over_max_length"]),
             )
     Console().print(table)
+    if args.push_to_hub:
+        print(f"pushed to {push(Path(args.out), args.push_to_hub)}")
     return 0
 
 

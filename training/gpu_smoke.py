@@ -35,6 +35,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def launcher_path(name: str) -> str:
+    """A launcher's script beside this interpreter (a venv used without activating it), else on PATH; the
+    bare name when neither has it."""
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which(name) or name
+
+
 def command(
     run: Launch, gpus: int, args: argparse.Namespace, model: Path, data: Path, out: Path
 ) -> list[str]:
@@ -42,10 +51,10 @@ def command(
     processes = gpus if run.launcher != "python" else 1
     port = str(free_port())
     if run.launcher == "deepspeed":
-        head = ["deepspeed", "--num_gpus", str(gpus), "--master_port", port, "--module", "training.sft"]
+        head = [launcher_path("deepspeed"), "--num_gpus", str(gpus), "--master_port", port, "--module", "training.sft"]
     elif run.launcher == "accelerate":
         multi = ["--multi_gpu"] if gpus > 1 else []
-        head = ["accelerate", "launch", *multi, "--num_machines", "1", "--num_processes", str(gpus),
+        head = [launcher_path("accelerate"), "launch", *multi, "--num_machines", "1", "--num_processes", str(gpus),
                 "--main_process_port", port, "-m", "training.sft"]  # fmt: skip
     else:
         head = [sys.executable, "-m", "training.sft"]
@@ -146,9 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if not args.dry_run:
         for name in args.launcher_list:
-            if name != "python" and shutil.which(name) is None:
+            if name != "python" and launcher_path(name) == name:
                 raise InputError(
-                    f"`{name}` is not on PATH — install the train extra: pip install -e '.[train]'"
+                    f"`{name}` is neither beside this Python ({Path(sys.executable).parent}) nor on PATH — "
+                    "install the train extra: pip install -e '.[train]'"
                 )
     gpus = visible_gpus(args.gpus, args.cpu) if not args.dry_run else (args.gpus or 1)
     out: Path = args.out.resolve()

@@ -16,6 +16,7 @@ import yaml
 from trl import ModelConfig, SFTConfig, TrlParser
 
 from training.errors import InputError
+from training.sft_help import short_help
 
 RESERVED_KEYS = {"env"}  # TrlParser reads `env:` itself (environment variables to set)
 
@@ -90,7 +91,12 @@ def config_path(argv: Sequence[str]) -> str | None:
 
 
 def parse_sft_args(argv: Sequence[str]) -> tuple[MuserSFTConfig, ModelConfig]:
-    """Parse recipe + flags into (training config, model config), or raise `InputError` in one line."""
+    """Parse recipe + flags into (training config, model config), or raise `InputError` in one line.
+    `--help` prints the short help (training/sft_help.py) and exits; `--help-all` TRL's full one."""
+    if "-h" in argv or "--help" in argv:
+        print(short_help(DATACLASSES))
+        raise SystemExit(0)
+    argv = ["--help" if a == "--help-all" else a for a in argv]
     path = config_path(argv)
     if path is not None:
         read_recipe(path)

@@ -16,6 +16,8 @@ from typing import Any
 
 from graph.build import build_graph
 from graph.store.db import Store
+from graph.store.teachers import record_teacher
+from nodes.context import call_record
 from nodes.filter import judge
 from nodes.llm.client import ChatClient, EndpointsDown, LLMError, labelled
 from nodes.llm.factory import make_client
@@ -92,18 +94,20 @@ class Engine:
         self.priors: Priors = load_priors(self.config.priors_file) if self.config.priors_file else default_priors()
         self._stop: str | None = None
         self._teacher_sampling = self.config.sampling_for("teacher")
+        self._teacher_name = ""
 
     # -- one item ----------------------------------------------------------------------------------
     async def _item(self, item_id: int, graph: Any, gen_client: ChatClient, teacher: ChatClient | None,
                     store: Store) -> None:
         t0 = time.perf_counter()
-        stored = store.stored_query(item_id)
+        stored, query_call = store.stored_query(item_id), None
         try:
             if stored is not None:
                 query, attributes = stored[0], json.loads(stored[1])
             else:
                 attrs = sample_attributes(self.seed, item_id, self.priors)
-                query, attributes = (await labelled("query", generate_query(gen_client, attrs, self.config)))[0], attrs.model_dump()
+                query, made = await labelled("query", generate_query(gen_client, attrs, self.config))
+                attributes, query_call = attrs.model_dump(), call_record("query", made)
         except QueryGenError as exc:
             return self._failed(store, item_id, "query", f"QueryGenError:{exc.reason}", str(exc), 1)
         except EndpointsDown:
@@ -125,9 +129,9 @@ class Engine:
         state: dict[str, Any] = outcomes[0]  # type: ignore[assignment]
         latency = (time.perf_counter() - t0) * 1000
         store.add("queries", (item_id, json.dumps(attributes), query))
-        store.add("results", result_row(item_id, state, latency))
+        store.add("results", result_row(item_id, state, latency, query_call))
         if teacher is not None:
-            store.add("teacher", teacher_row(item_id, outcomes[1], self.config.min_answer_words))
+            store.add("teacher", teacher_row(item_id, self._teacher_name, outcomes[1], self.config.min_answer_words))
         if self.retry_failed:
             store.clear_failure(item_id)
         self.stats.done += 1
@@ -154,6 +158,9 @@ class Engine:
         try:
             for c in clients:
                 await c.model_name()
+            if teacher is not None:
+                self._teacher_name = await teacher.model_name()
+                record_teacher(store, self._teacher_name, self.config)
             graph = build_graph(self.config, client)
             await self._loop(store, graph, gen_client, teacher, clients)
         finally:
@@ -219,13 +226,13 @@ class Engine:
             self.on_stats(self.stats)
 
 
-def result_row(item_id: int, state: dict[str, Any], latency_ms: float) -> tuple[Any, ...]:
-    """The results-table row of one finished graph."""
+def result_row(item_id: int, state: dict[str, Any], latency_ms: float, query_call: Any = None) -> tuple[Any, ...]:
+    """The results-table row of one finished graph; its usage counts the query-generation call when made."""
     gen, ref, verdict = state["generation"], state["refinement"], state["verdict"]
     by_facet = {v.facet: v for v in state.get("verdicts", [])}
     rationales = {f: by_facet[f].rationales for f in FACETS if f in by_facet}
     raw = {f: {"raw": by_facet[f].raw, "parse_error": by_facet[f].parse_error} for f in FACETS if f in by_facet}
-    calls = [c.model_dump() for c in state.get("calls", [])]
+    calls = [c.model_dump() for c in ([query_call] if query_call else []) + list(state.get("calls", []))]
     usage = {
         "prompt_tokens": sum(c["prompt_tokens"] for c in calls),
         "completion_tokens": sum(c["completion_tokens"] for c in calls),
@@ -235,9 +242,9 @@ def result_row(item_id: int, state: dict[str, Any], latency_ms: float) -> tuple[
             int(verdict.kept), verdict.reason, json.dumps(usage), round(latency_ms, 1), json.dumps(raw))
 
 
-def teacher_row(item_id: int, completion: Any, min_words: int) -> tuple[Any, ...]:
-    """The teacher-table row: the teacher's reasoning and answer, filtered like the paper's KD data."""
+def teacher_row(item_id: int, name: str, completion: Any, min_words: int) -> tuple[Any, ...]:
+    """The teacher-table row of teacher `name`: its reasoning and answer, filtered like the paper's KD data."""
     reasoning, answer = split_reasoning(completion.text, completion.reasoning)
     verdict = judge(answer, [], min_words)
     usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
-    return (item_id, reasoning, answer, int(verdict.kept), verdict.reason, json.dumps(usage), round(completion.latency_ms, 1))
+    return (item_id, name, reasoning, answer, int(verdict.kept), verdict.reason, json.dumps(usage), round(completion.latency_ms, 1))

@@ -26,6 +26,7 @@ from graph.queries.pregen import check_seed, ids_to_generate
 from graph.queries.summary import print_summary
 from graph.store.db import Store, StoreError
 from graph.store.owner import owned
+from graph.url_flags import UrlList
 from nodes.llm.client import ChatClient, EndpointsDown, LLMError
 from nodes.llm.factory import make_client
 from nodes.query_gen import QueryGenError, generate_query
@@ -174,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--base-url",
-        action="append",
+        action=UrlList,
         dest="base_urls",
         metavar="URL",
         help="Generator endpoint, OpenAI-compatible …/v1 (repeatable). Omitted: the embedded model.",

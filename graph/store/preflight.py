@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from prompts.loader import check_prompts_dir, load_prompt
 from state.attributes import sample_attributes
 from state.config import RunConfig
 from state.priors import load_priors
+from state.profiles import profile_hint
 
 
 def check_files(config: RunConfig) -> None:
@@ -33,6 +35,10 @@ async def check_models(config: RunConfig) -> None:
         client = make_client(config, endpoint, concurrency=1)
         try:
             await client.model_name()
+            for ep in getattr(client, "endpoints", [])[:1] if endpoint is config.endpoint else []:
+                hint = profile_hint(ep.url, ep.context, config.sampling.max_tokens, config.profile)
+                if hint:
+                    print(hint, file=sys.stderr, flush=True)
         finally:
             await client.aclose()
 

@@ -30,8 +30,8 @@ def test_dry_run_lists_kd_zero3_then_sr_zero2_through_both_launchers(tmp_path: P
     proc = smoke("--dry-run", "--gpus", "2", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     commands = [shlex.split(line) for line in proc.stdout.strip().splitlines()]
-    assert [c[0] for c in commands] == ["deepspeed", "accelerate", "deepspeed", "accelerate"]
-    assert commands[0][:3] == ["deepspeed", "--num_gpus", "2"] and "--multi_gpu" in commands[1]
+    assert [Path(c[0]).name for c in commands] == ["deepspeed", "accelerate", "deepspeed", "accelerate"]
+    assert commands[0][1:3] == ["--num_gpus", "2"] and "--multi_gpu" in commands[1]
     for cmd, stage, zero in zip(
         commands, ["kd", "kd", "sr", "sr"], ["zero3", "zero3", "zero2", "zero2"], strict=True
     ):
@@ -55,12 +55,27 @@ def test_without_a_gpu_it_refuses_in_one_line(tmp_path: Path) -> None:
 
 
 def test_a_missing_launcher_is_named(tmp_path: Path) -> None:
+    """An interpreter with no deepspeed beside it and none on PATH: the launcher is named."""
+    (tmp_path / "bin").mkdir()
+    python = tmp_path / "bin" / "python"
+    python.symlink_to(sys.executable)
     proc = subprocess.run(
-        [sys.executable, "-m", "training.gpu_smoke", "--out", str(tmp_path / "s")],
+        [str(python), "-m", "training.gpu_smoke", "--out", str(tmp_path / "s")],
         capture_output=True, text=True, cwd=ROOT, env={"PATH": str(tmp_path), "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith("error: `deepspeed` is not on PATH")
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: `deepspeed` is neither beside this Python")
+
+
+@pytest.mark.skipif(not (Path(sys.executable).parent / "deepspeed").is_file(), reason="deepspeed not beside python")
+def test_launcher_beside_the_interpreter_is_found_without_path(tmp_path: Path) -> None:
+    """A venv used without activating it: deepspeed beside the interpreter counts, PATH empty."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "training.gpu_smoke", "--out", str(tmp_path / "s"), "--dry-run"],
+        capture_output=True, text=True, cwd=ROOT, env={"PATH": str(tmp_path), "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    assert str(Path(sys.executable).parent / "deepspeed") in proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize(

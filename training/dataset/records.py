@@ -17,6 +17,7 @@ from training.dataset.store import (
     damaged,
     iter_stage_rows,
     open_store,
+    pick_teacher,
 )
 from training.errors import InputError
 
@@ -62,28 +63,29 @@ def classify(rows: Iterator[StageRow]) -> Iterator[ChatRecord | Dropped]:
         yield chat_record(row.id, row.query, reasoning, answer)
 
 
-def scan_records(db_path: str | Path, stage: Stage) -> Iterator[ChatRecord | Dropped]:
+def scan_records(db_path: str | Path, stage: Stage, teacher: str | None = None) -> Iterator[ChatRecord | Dropped]:
     """Validate the store for `stage`, then stream its rows through `classify`."""
     if stage not in STAGE_TABLE:
         raise InputError(f"unknown stage {stage!r} — use kd (teacher answers) or sr (self-refined answers)")
     conn = open_store(db_path)
     try:
         check_stage(conn, stage, db_path)
-        yield from classify(iter_stage_rows(conn, stage))
+        name = pick_teacher(conn, teacher, db_path) if stage == "kd" else None
+        yield from classify(iter_stage_rows(conn, stage, name))
     except sqlite3.DatabaseError as exc:
         raise damaged(db_path, exc) from None
     finally:
         conn.close()
 
 
-def iter_chat_records(db_path: str | Path, stage: Stage) -> Iterator[ChatRecord]:
+def iter_chat_records(db_path: str | Path, stage: Stage, teacher: str | None = None) -> Iterator[ChatRecord]:
     """Yield the stage's training records `{"id", "messages"}` from a store, streaming.
 
     Only kept rows that pass the paper's filters, de-duplicated. Raises `InputError` (one-line message)
     for a missing, empty or foreign store, a missing stage table, or a stage that yields no record.
     """
     written = 0
-    for item in scan_records(db_path, stage):
+    for item in scan_records(db_path, stage, teacher):
         if isinstance(item, Dropped):
             continue
         written += 1

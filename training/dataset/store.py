@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ STAGE_COLUMNS: dict[Stage, tuple[str, ...]] = {
 }
 MARKER_TABLES = ("queries", "runs")
 HOW_TO_FILL = {
-    "kd": "run the teacher stage of `python -m graph.run` on this store first",
+    "kd": "add teacher answers first: `python -m graph.run --db STORE --teacher-base-url URL`",
     "sr": "run the self-refinement stage of `python -m graph.run` on this store first",
 }
 
@@ -131,18 +132,45 @@ def run_keys(conn: sqlite3.Connection) -> list[str]:
     return [row[0] for row in conn.execute("SELECT run_key FROM runs ORDER BY run_key")]
 
 
-def iter_stage_rows(conn: sqlite3.Connection, stage: Stage) -> Iterator[StageRow]:
+def teacher_names(conn: sqlite3.Connection) -> list[str]:
+    """The teachers whose answers the store holds; a version-1 store (no `teacher` column) holds only the
+    run's configured teacher, named by its model when the config named one, else ""."""
+    if "teacher" not in {row[1] for row in conn.execute("PRAGMA table_info(teacher)")}:
+        row = conn.execute("SELECT config FROM runs LIMIT 1").fetchone()
+        section = json.loads(row[0]).get("teacher") if row and row[0] else None
+        return [str((section or {}).get("model") or "")]
+    return [row[0] for row in conn.execute("SELECT DISTINCT teacher FROM teacher ORDER BY 1")]
+
+
+def pick_teacher(conn: sqlite3.Connection, wanted: str | None, path: str | Path) -> str:
+    """The teacher whose answers stage kd uses: `wanted`, or the only one; InputError naming them otherwise."""
+    names = teacher_names(conn)
+    shown = ", ".join(repr(n) for n in names)
+    if wanted is None:
+        if len(names) > 1:
+            raise InputError(f"store {path} holds answers from {len(names)} teachers ({shown}) — pick one with --teacher NAME")
+        return names[0] if names else ""
+    if wanted not in names:
+        raise InputError(f"store {path} has no answers from teacher {wanted!r} (it holds: {shown or 'none'}) — "
+                         "pass one of those to --teacher")
+    return wanted
+
+
+def iter_stage_rows(conn: sqlite3.Connection, stage: Stage, teacher: str | None = None) -> Iterator[StageRow]:
     """Stream the stage's rows in id order (a cursor, so the store is never loaded into memory).
 
     Stage sr trains on (q, t', r'); a row the refiner skipped (`refined = 0`, every facet N/A) may leave
-    t'/r' empty, and then falls back to t0/r0, as the method defines r' = r0 in that case.
+    t'/r' empty, and then falls back to t0/r0, as the method defines r' = r0 in that case. Stage kd reads
+    the answers of `teacher` (see `pick_teacher`), or every teacher row when None or in a version-1 store.
     """
     if stage == "kd":
+        tagged = teacher is not None and "teacher" in {row[1] for row in conn.execute("PRAGMA table_info(teacher)")}
+        where = "WHERE t.teacher = ? " if tagged else ""
         sql = (
             "SELECT t.id, q.query, t.reasoning, t.answer, t.kept, t.filter_reason "
-            "FROM teacher t JOIN queries q ON q.id = t.id ORDER BY t.id"
+            f"FROM teacher t JOIN queries q ON q.id = t.id {where}ORDER BY t.id"
         )
-        for rid, query, reasoning, answer, kept, reason in conn.execute(sql):
+        for rid, query, reasoning, answer, kept, reason in conn.execute(sql, (teacher,) if tagged else ()):
             yield StageRow(rid, query or "", reasoning or "", answer or "", bool(kept), reason)
         return
     sql = (

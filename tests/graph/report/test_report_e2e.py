@@ -45,7 +45,7 @@ def test_report_of_a_real_run(tmp_path: Path) -> None:
     assert [o["opening"] for o in report["facets"]["decision"]["openings"]] == ["we should ask about", "we should ask how"]
     assert report["refinement"]["asks_question_r1"]["k"] == N  # every r' asks "Do you know her weight…?"
     nodes = {n["node"]: n["calls"] for n in report["cost"]["nodes"]}
-    assert nodes == {"generate": N, "eval_decision": N, "eval_communication": N, "eval_safety": N, "refine_directref": N}
+    assert nodes == {"query": N, "generate": N, "eval_decision": N, "eval_communication": N, "eval_safety": N, "refine_directref": N}
     assert report["cost"]["total"]["prompt_tokens"] == prompt_tokens
     assert report["teacher"]["answers"] == N
 
