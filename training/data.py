@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from training.dataset.card import CardBuilder
 from training.dataset.filters import MIN_ANSWER_WORDS, split_of
+from training.dataset.gate import GateOptions, StoreGate, add_gate_flags, gate_options
 from training.dataset.records import Dropped, iter_chat_records, scan_records
 from training.dataset.store import STAGE_TABLE, STAGES, Stage, check_stage, damaged, open_store, run_keys
 from training.dataset.token_count import Counter, load_counter
@@ -35,8 +36,9 @@ def build_dataset(
     salt: str = "muser",
     tokenizer: str | None = None,
     max_length: int | None = None,
+    gate: GateOptions | None = None,
 ) -> dict[str, Any]:
-    """Write the stage's split JSONL files and data card into `out_dir`; return the card.
+    """Write the stage's split JSONL files and data card into `out_dir`; return the card (gated by `gate`).
 
     With `tokenizer`, the card also counts tokens per record and how many exceed `max_length`.
 
@@ -55,13 +57,14 @@ def build_dataset(
     if max_length is not None and not tokenizer:
         raise InputError("--max-length counts tokens: pass --tokenizer MODEL with it")
     _check_store(db_path, stage)  # before anything is created
+    store_gate = StoreGate(gate or GateOptions())
     counter = load_counter(tokenizer) if tokenizer else None
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     tmp = {split: out / f".{name}.tmp" for split, name in SPLIT_FILES.items()}
     try:
         tokens = (counter, str(tokenizer), max_length) if counter else None
-        card = _write(db_path, stage, out, tmp, validation_fraction, salt, tokens)
+        card = _write(db_path, stage, out, tmp, validation_fraction, salt, tokens, store_gate)
     except BaseException:
         for path in tmp.values():
             path.unlink(missing_ok=True)
@@ -89,13 +92,14 @@ def _write(
     validation_fraction: float,
     salt: str,
     tokens: tuple[Counter, str, int | None] | None,
+    gate: StoreGate,
 ) -> dict[str, Any]:
     card = CardBuilder()
     handles = {split: path.open("w", encoding="utf-8") for split, path in tmp.items()}
     try:
-        for item in scan_records(db_path, stage):
+        for item in scan_records(db_path, stage, gate):
             if isinstance(item, Dropped):
-                card.add_drop(item.reason)
+                card.add_drop(item.reason, item.id)
                 continue
             split = split_of(item["id"], validation_fraction, salt)
             handles[split].write(json.dumps(item, ensure_ascii=False) + "\n")
@@ -109,6 +113,7 @@ def _write(
         store=str(db_path),
         store_runs=_store_runs(db_path),
         filters={"min_answer_words": MIN_ANSWER_WORDS, "require_answer_part": True, "dedup": "query+answer"},
+        gate=gate.card(),
         split={"validation_fraction": validation_fraction, "salt": salt, "by": "sha256(salt:id)"},
         format="messages: user query, assistant '<think>\\nreasoning\\n</think>\\n\\nanswer'",
     )
@@ -169,6 +174,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="the recipe's max_length: the card counts records longer than it (training drops them)",
     )
+    add_gate_flags(parser)
     return parser.parse_args(argv)
 
 
@@ -187,6 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.split_salt,
         args.tokenizer,
         args.max_length,
+        gate_options(args),
     )
     table = Table(title=escape(f"stage {args.stage} → {args.out}"))
     table.add_column("what")

@@ -125,7 +125,7 @@ class Engine:
         store.add("queries", (item_id, json.dumps(attributes), query))
         store.add("results", result_row(item_id, state, latency))
         if teacher is not None:
-            store.add("teacher", teacher_row(item_id, outcomes[1], self.config.min_answer_words))
+            store.add("teacher", teacher_row(item_id, outcomes[1], self.config.min_answer_words, query))
         if self.retry_failed:
             store.clear_failure(item_id)
         self.stats.done += 1
@@ -228,9 +228,10 @@ def result_row(item_id: int, state: dict[str, Any], latency_ms: float) -> tuple[
             int(verdict.kept), verdict.reason, json.dumps(usage), round(latency_ms, 1), json.dumps(raw))
 
 
-def teacher_row(item_id: int, completion: Any, min_words: int) -> tuple[Any, ...]:
-    """The teacher-table row: the teacher's reasoning and answer, filtered like the paper's KD data."""
+def teacher_row(item_id: int, completion: Any, min_words: int, query: str = "") -> tuple[Any, ...]:
+    """The teacher-table row: the teacher's reasoning and answer, filtered like the paper's KD data and gated."""
     reasoning, answer = split_reasoning(completion.text, completion.reasoning)
-    verdict = judge(answer, [], min_words)
-    usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
+    usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
+             "finish_reason": completion.finish_reason}
+    verdict = judge(answer, [], min_words, query=query, reasoning=reasoning, calls=[usage])
     return (item_id, reasoning, answer, int(verdict.kept), verdict.reason, json.dumps(usage), round(completion.latency_ms, 1))
