@@ -58,9 +58,9 @@ def test_a_sentence_said_twice_is_not_a_loop() -> None:
 
 
 def test_the_ngram_measures_match_hand_counts() -> None:
-    tokens = "a b c a b c a b c".split()
+    tokens = ["a", "b", "c", "a", "b", "c", "a", "b", "c"]
     assert top_ngram_chars(tokens, 2) == len("a b") * 3
-    assert top_ngram_chars("a b c d".split(), 2) == 0  # nothing repeats
+    assert top_ngram_chars(["a", "b", "c", "d"], 2) == 0  # nothing repeats
     # 5-grams "abcab" seen, "bcabc" new, "cabca" new, then "abcab" again at index 3 -> 5 chars, skip to 8
     assert repeated_ngram_chars(tokens, 5) == 5
 

@@ -11,16 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from training_store import long_answer, store_rows
 
 from training.data import build_dataset
 from training.dataset.decontam import Decontaminator, bundled_healthbench, user_turns
 from training.dataset.gate import GateOptions
 from training.dataset.neardup import NearDuplicates
 from training.errors import InputError
-from training_store import long_answer, store_rows
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "graph"))
-from storekit import cli, one_line_error  # noqa: E402
+from storekit import cli, one_line_error
 
 Make = Callable[..., Path]
 LONG = ("I am a 45 year old man from Kenya and for the past three weeks I have had a dry cough that gets worse at "
