@@ -73,6 +73,20 @@ def repeated_ngram_chars(tokens: list[str], n: int) -> int:
     return chars
 
 
+def repeat_cover(tokens: list[str], dup_ngrams: tuple[tuple[int, float], ...]) -> int:
+    """An upper bound of `repeated_ngram_chars` for every n in `dup_ngrams`: the characters of the words
+    within the longest n of a repeated shortest-n-gram (every repeated longer n-gram starts with one)."""
+    shortest, longest = min(n for n, _ in dup_ngrams), max(n for n, _ in dup_ngrams)
+    seen: set[str] = set()
+    covered: set[int] = set()
+    for i, gram in enumerate(ngrams(tokens, shortest)):
+        if gram in seen:
+            covered.update(range(i, min(i + longest, len(tokens))))
+        else:
+            seen.add(gram)
+    return sum(len(tokens[i]) for i in covered)
+
+
 def repetition(text: str, limits: RepetitionLimits = RepetitionLimits()) -> str | None:
     """`repetition` when `text` fails any of the checks (it loops), else None."""
     body = text.strip()
@@ -91,6 +105,8 @@ def repetition(text: str, limits: RepetitionLimits = RepetitionLimits()) -> str 
     for n, frac in limits.top_ngrams:
         if top_ngram_chars(tokens, n) / size > frac:
             return REASON
+    if not limits.dup_ngrams or repeat_cover(tokens, limits.dup_ngrams) / size <= min(f for _, f in limits.dup_ngrams):
+        return None  # the usual case, decided in one pass
     for n, frac in limits.dup_ngrams:
         if repeated_ngram_chars(tokens, n) / size > frac:
             return REASON

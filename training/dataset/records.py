@@ -64,9 +64,9 @@ def classify(
             yield Dropped(row.id, f"store:{row.filter_reason or 'unspecified'}")
             continue
         reasoning, answer = split_think(row.reasoning, row.answer)
-        reason = drop_reason(row.query, reasoning, answer) or gate_reason(
-            row.query, reasoning, answer, row.calls, echo, limits
-        )
+        reason = drop_reason(row.query, reasoning, answer)
+        if reason is None and (gate is None or gate.options.rules):
+            reason = gate_reason(row.query, reasoning, answer, row.calls, echo, limits)
         if reason is not None:
             yield Dropped(row.id, reason)
             continue
