@@ -132,3 +132,19 @@ def test_judge_names_the_gate_reason_after_the_papers_rules() -> None:
     assert judge(ADVICE * 2, [], calls=[{"finish_reason": "length"}]).reason == "truncated"
     assert judge("too short " * 3, [], calls=[{"finish_reason": "length"}]).reason == "too_short"
     assert judge(BULLETED, [], query="ankle", calls=CLEAN_CALLS).kept
+
+
+def test_the_gate_wing_imports_only_prompts_and_itself() -> None:
+    import ast
+
+    import nodes.gate
+
+    folder = Path(nodes.gate.__file__).parent
+    project = ("nodes", "prompts", "state", "graph", "training", "eval")
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                if name.split(".")[0] in project:
+                    assert name.startswith(("nodes.gate", "prompts")), f"{path.name} imports {name}"
