@@ -62,6 +62,15 @@ def test_different_questions_about_one_disease_are_not_duplicates() -> None:
     assert [near.seen(q) for q in questions] == [False] * 4
 
 
+def test_a_band_collision_counts_only_when_the_signatures_agree() -> None:
+    near = NearDuplicates()
+    assert near.seen(LONG) is False
+    for text, low in [(LONG.upper(), 0.99), (LONG.replace("three", "four"), 0.75)]:
+        assert near.similarity(near.signature(text)[1], 0) >= low
+    other = "Which vaccines does a six month old baby need before we travel to Brazil next spring?"
+    assert near.similarity(near.signature(other)[1], 0) < 0.2
+
+
 # -- decontamination ---------------------------------------------------------------------------------
 
 
