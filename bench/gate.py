@@ -2,6 +2,7 @@
 
   python bench/gate.py                      # 100,000 and 1,000,000 rows (≈ 25 min on 2 shared cores)
   python bench/gate.py --sizes 100000       # one size; stores are written in a temp dir and removed
+  python bench/gate.py --index-memory 1000000   # only the parts that grow: band index, exact-dup set
 
 Rows are realistic for the gate: queries built from attribute-like fields (so some near-duplicates occur,
 as in a real 1M run), answers of ~100 words drawn from a pool of distinct sentences, 1% looping answers,
@@ -102,13 +103,38 @@ def measure(db: Path, gate: str, out: Path) -> dict[str, Any]:
     return {"gate": gate, "wall_s": round(wall, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), **json.loads(stdout)}
 
 
+def index_memory(n: int) -> dict[str, float]:
+    """Peak RSS of what grows with the store, without a build: n keys in every band map, n exact-dup digests."""
+    import hashlib
+    import resource
+
+    from training.dataset.neardup import NearDuplicates
+
+    def rss() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    near, rng = NearDuplicates(), random.Random(0)
+    base = rss()
+    for i in range(n):
+        for band in near.bands:
+            band[rng.getrandbits(64)] = i
+    bands = rss()
+    seen = {hashlib.sha256(str(i).encode()).digest()[:16] for i in range(n)}
+    return {"rows": n, "bands": near.b, "interpreter_mb": round(base), "band_index_mb": round(bands - base),
+            "exact_dedup_mb": round(rss() - bands), "signatures_mb": round(n * near.num_perm / 2**20),
+            "peak_mb": round(rss()), "kept": len(seen)}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100000,1000000", help="Comma-separated row counts.")
+    parser.add_argument("--index-memory", type=int, metavar="N", help="only measure the growing parts at N rows")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return child(*args.child)
+    if args.index_memory:
+        return print(json.dumps(index_memory(args.index_memory)))
     cases: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(s) for s in args.sizes.split(",")):
