@@ -8,7 +8,8 @@ Rows are realistic for the gate: queries built from attribute-like fields (so so
 as in a real 1M run), answers of ~100 words drawn from a pool of distinct sentences, 1% looping answers,
 five calls in usage with finish_reason. "off" skips the per-record rules, near-dedup and decontamination
 (the paper's filters and exact de-duplication still run). Each build runs in its own child process; its peak
-RSS comes from wait4. Prints one JSON line last.
+RSS and CPU time come from wait4 (CPU time is the fair measure on a shared machine). Prints one JSON
+line last.
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ def measure(db: Path, gate: str, out: Path) -> dict[str, Any]:
     stdout, stderr = proc.stdout.read().decode() if proc.stdout else "", proc.stderr.read().decode() if proc.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"build failed: {stderr[-2000:]}")
-    return {"gate": gate, "wall_s": round(wall, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), **json.loads(stdout)}
+    return {"gate": gate, "wall_s": round(wall, 1), "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), **json.loads(stdout)}
 
 
 def index_memory(n: int) -> dict[str, float]:
