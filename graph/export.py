@@ -3,8 +3,8 @@ python -m graph.export --db runs/hb.sqlite --what initial|refined --out r.jsonl:
 {"prompt_id", "response"} lines for eval.healthbench --responses (graph.queries.answers).
 
 sr: (q, t', r') self-refinement triplets; kd: the teacher's answers. Only kept rows passing the paper's
-filters, de-duplicated, streamed from the store (the records and filters live in training.dataset.records; use
-`python -m training.data` for a split dataset with a data card).
+filters and the data-quality gate (training.dataset.gate, the same as training.data), streamed from the
+store; use `python -m training.data` for a split dataset with a data card.
 """
 
 from __future__ import annotations
@@ -18,18 +18,20 @@ from pathlib import Path
 
 from graph.cli import fail, run_cli
 from graph.queries.answers import KINDS, export_answers
+from training.dataset.gate import GateOptions, StoreGate, add_gate_flags, gate_options
 from training.dataset.records import iter_chat_records
 from training.errors import InputError
 
 
-def export(db: Path, what: str, out: Path) -> int:
-    """Write the records to `out` atomically (a temporary file renamed at the end); returns the count."""
+def export(db: Path, what: str, out: Path, gate: GateOptions | None = None) -> int:
+    """Write the gated records to `out` atomically (a temporary file renamed at the end); returns the count."""
+    store_gate = StoreGate(gate or GateOptions())  # a bad gate option fails before anything is written
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")
     count = 0
     try:
         with tmp.open("w", encoding="utf-8") as fh:
-            for record in iter_chat_records(db, what):  # type: ignore[arg-type]
+            for record in iter_chat_records(db, what, store_gate):  # type: ignore[arg-type]
                 fh.write(json.dumps(record, ensure_ascii=False) + "\n")
                 count += 1
         os.replace(tmp, out)
@@ -45,12 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--what", choices=["sr", "kd", *KINDS], required=True,
                         help="sr: refined triplets; kd: teacher answers; initial / refined: r0 / r' per prompt_id.")
     parser.add_argument("--out", type=Path, required=True, help="Output JSONL path.")
+    add_gate_flags(parser)
     args = parser.parse_args(argv)
     if args.out.is_dir():
         fail(f"--out {args.out} is a directory; pass a file path such as {args.out / (args.what + '.jsonl')}")
     try:
         count, notes = export_answers(args.db, args.what, args.out) if args.what in KINDS else (
-            export(args.db, args.what, args.out), "")
+            export(args.db, args.what, args.out, gate_options(args)), "")
     except InputError as exc:
         fail(exc.one_line())
     except sqlite3.DatabaseError as exc:

@@ -60,4 +60,5 @@ def call_record(node: str, completion: Completion) -> CallRecord:
         latency_ms=round(completion.latency_ms, 2),
         endpoint=completion.endpoint,
         attempts=completion.attempts,
+        finish_reason=completion.finish_reason,
     )

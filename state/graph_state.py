@@ -19,6 +19,7 @@ class CallRecord(BaseModel):
     latency_ms: float = Field(0.0, description="Wall time of the call, retries included.")
     endpoint: str = Field("", description="Base URL that answered.")
     attempts: int = Field(1, description="HTTP attempts the call needed.")
+    finish_reason: str | None = Field(None, description="Server finish reason (length: cut off at max_tokens).")
 
 
 class Generation(BaseModel):
@@ -51,7 +52,11 @@ class FilterVerdict(BaseModel):
     """Whether the triplet (q, t', r') is kept for training, and why not."""
 
     kept: bool = Field(description="True when the triplet passes every filter.")
-    reason: str | None = Field(None, description="too_short | no_answer | refused | parse_failed:<facet>; None when kept.")
+    reason: str | None = Field(
+        None,
+        description="too_short | no_answer | refused | parse_failed:<facet> | truncated | repetition | prompt_echo; "
+        "None when kept.",
+    )
     words: int = Field(0, description="Words in the final answer.")
 
 

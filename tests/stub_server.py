@@ -102,8 +102,10 @@ class StubServer:
                 f"{asked} output tokens and your prompt contains {prompt} input tokens.")
 
     def _completion(self, body: dict[str, Any], reply: Any) -> dict[str, Any]:
-        if isinstance(reply, dict):
+        finish = "stop"
+        if isinstance(reply, dict):  # {"content", "reasoning_content", "finish_reason"}: all optional
             content, reasoning = reply.get("content", ""), reply.get("reasoning_content")
+            finish = reply.get("finish_reason", "stop")
         else:
             content, reasoning = str(reply), None
         usage = {"prompt_tokens": self.prompt_tokens(body), "completion_tokens": max(1, len(content) // 4)}
@@ -111,10 +113,10 @@ class StubServer:
             message: dict[str, Any] = {"role": "assistant", "content": content}
             if reasoning is not None:
                 message["reasoning_content"] = reasoning
-            choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": "stop"}
+            choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": finish}
             obj = "chat.completion"
         else:
-            choice = {"index": 0, "text": content, "finish_reason": "stop"}
+            choice = {"index": 0, "text": content, "finish_reason": finish}
             obj = "text_completion"
         return {"id": f"stub-{self.count}", "object": obj, "model": body.get("model"), "choices": [choice], "usage": usage}
 

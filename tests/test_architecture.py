@@ -17,7 +17,7 @@ ALLOWED = {
     "state": set(),
     "prompts": set(),
     "nodes": {"state", "prompts"},
-    "training": {"state"},
+    "training": {"state", "nodes", "prompts"},
     "graph": {"nodes", "state", "prompts", "training"},
     "eval": {"graph", "nodes", "state", "prompts"},
 }

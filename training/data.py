@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from training.dataset.card import CardBuilder
 from training.dataset.filters import MIN_ANSWER_WORDS, split_of
+from training.dataset.gate import GateOptions, StoreGate, add_gate_flags, gate_options
 from training.dataset.hub import check_repo, push
 from training.dataset.hub_card import write_readme
 from training.dataset.records import Dropped, iter_chat_records, scan_records
@@ -38,8 +39,9 @@ def build_dataset(
     tokenizer: str | None = None,
     max_length: int | None = None,
     teacher: str | None = None,
+    gate: GateOptions | None = None,
 ) -> dict[str, Any]:
-    """Write the stage's split JSONL files and data card into `out_dir`; return the card.
+    """Write the stage's split JSONL files and data card into `out_dir`; return the card (gated by `gate`).
 
     With `tokenizer`, the card also counts tokens per record and how many exceed `max_length`.
 
@@ -58,13 +60,14 @@ def build_dataset(
     if max_length is not None and not tokenizer:
         raise InputError("--max-length counts tokens: pass --tokenizer MODEL with it")
     _check_store(db_path, stage)  # before anything is created
+    store_gate = StoreGate(gate or GateOptions())
     counter = load_counter(tokenizer) if tokenizer else None
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     tmp = {split: out / f".{name}.tmp" for split, name in SPLIT_FILES.items()}
     try:
         tokens = (counter, str(tokenizer), max_length) if counter else None
-        card = _write(db_path, stage, out, tmp, validation_fraction, salt, tokens, teacher)
+        card = _write(db_path, stage, out, tmp, validation_fraction, salt, tokens, store_gate, teacher)
     except BaseException:
         for path in tmp.values():
             path.unlink(missing_ok=True)
@@ -92,14 +95,15 @@ def _write(
     validation_fraction: float,
     salt: str,
     tokens: tuple[Counter, str, int | None] | None,
+    gate: StoreGate,
     teacher: str | None = None,
 ) -> dict[str, Any]:
     card = CardBuilder()
     handles = {split: path.open("w", encoding="utf-8") for split, path in tmp.items()}
     try:
-        for item in scan_records(db_path, stage, teacher):
+        for item in scan_records(db_path, stage, gate, teacher):
             if isinstance(item, Dropped):
-                card.add_drop(item.reason)
+                card.add_drop(item.reason, item.id)
                 continue
             split = split_of(item["id"], validation_fraction, salt)
             handles[split].write(json.dumps(item, ensure_ascii=False) + "\n")
@@ -113,6 +117,7 @@ def _write(
         store=str(db_path),
         store_runs=_store_runs(db_path),
         filters={"min_answer_words": MIN_ANSWER_WORDS, "require_answer_part": True, "dedup": "query+answer"},
+        gate=gate.card(),
         split={"validation_fraction": validation_fraction, "salt": salt, "by": "sha256(salt:id)"},
         format="messages: user query, assistant '<think>\\nreasoning\\n</think>\\n\\nanswer'",
         **({"teacher": teacher} if teacher is not None else {}),
@@ -179,6 +184,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         "when the store holds several")
     parser.add_argument("--push-to-hub", metavar="REPO", default=None,
                         help="also upload the dataset to a Hugging Face hub as dataset repo REPO (owner/name)")
+    add_gate_flags(parser)
     return parser.parse_args(argv)
 
 
@@ -199,7 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.split_salt,
         args.tokenizer,
         args.max_length,
-        args.teacher,
+        teacher=args.teacher,
+        gate=gate_options(args),
     )
     table = Table(title=escape(f"stage {args.stage} → {args.out}"))
     table.add_column("what")

@@ -14,17 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from graph.batch.rows import result_row, teacher_row
 from graph.build import build_graph
 from graph.store.db import Store
 from graph.store.teachers import record_teacher
 from nodes.context import call_record
-from nodes.filter import judge
 from nodes.llm.client import ChatClient, EndpointsDown, LLMError, labelled
 from nodes.llm.factory import make_client
-from nodes.parsing import split_reasoning
 from nodes.query_gen import QueryGenError, generate_query
 from state.attributes import sample_attributes
-from state.config import FACETS, RunConfig
+from state.config import RunConfig
 from state.priors import Priors, default_priors, load_priors
 
 FLUSH_EVERY_S = 0.5
@@ -131,7 +130,8 @@ class Engine:
         store.add("queries", (item_id, json.dumps(attributes), query))
         store.add("results", result_row(item_id, state, latency, query_call))
         if teacher is not None:
-            store.add("teacher", teacher_row(item_id, self._teacher_name, outcomes[1], self.config.min_answer_words))
+            store.add("teacher", teacher_row(item_id, self._teacher_name, outcomes[1], self.config.min_answer_words,
+                                             query))
         if self.retry_failed:
             store.clear_failure(item_id)
         self.stats.done += 1
@@ -224,27 +224,3 @@ class Engine:
                 self.stats.completion_tokens[ep.url] = ep.completion_tokens
         if self.on_stats is not None:
             self.on_stats(self.stats)
-
-
-def result_row(item_id: int, state: dict[str, Any], latency_ms: float, query_call: Any = None) -> tuple[Any, ...]:
-    """The results-table row of one finished graph; its usage counts the query-generation call when made."""
-    gen, ref, verdict = state["generation"], state["refinement"], state["verdict"]
-    by_facet = {v.facet: v for v in state.get("verdicts", [])}
-    rationales = {f: by_facet[f].rationales for f in FACETS if f in by_facet}
-    raw = {f: {"raw": by_facet[f].raw, "parse_error": by_facet[f].parse_error} for f in FACETS if f in by_facet}
-    calls = [c.model_dump() for c in ([query_call] if query_call else []) + list(state.get("calls", []))]
-    usage = {
-        "prompt_tokens": sum(c["prompt_tokens"] for c in calls),
-        "completion_tokens": sum(c["completion_tokens"] for c in calls),
-        "calls": calls,
-    }
-    return (item_id, gen.reasoning, gen.answer, json.dumps(rationales), ref.reasoning, ref.answer, int(ref.refined),
-            int(verdict.kept), verdict.reason, json.dumps(usage), round(latency_ms, 1), json.dumps(raw))
-
-
-def teacher_row(item_id: int, name: str, completion: Any, min_words: int) -> tuple[Any, ...]:
-    """The teacher-table row of teacher `name`: its reasoning and answer, filtered like the paper's KD data."""
-    reasoning, answer = split_reasoning(completion.text, completion.reasoning)
-    verdict = judge(answer, [], min_words)
-    usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
-    return (item_id, name, reasoning, answer, int(verdict.kept), verdict.reason, json.dumps(usage), round(completion.latency_ms, 1))

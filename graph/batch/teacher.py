@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graph.batch.engine import FLUSH_EVERY_S, Stats, teacher_row
+from graph.batch.engine import FLUSH_EVERY_S, Stats
 from graph.batch.progress import Progress
+from graph.batch.rows import teacher_row
 from graph.batch.workers import run_engine
 from graph.store.db import Store
 from graph.store.owner import owned
@@ -117,7 +118,7 @@ class TeacherStage:
             except LLMError:
                 self.stats.failed += 1
             else:
-                verdict_row = teacher_row(item_id, self.name, completion, self.config.min_answer_words)
+                verdict_row = teacher_row(item_id, self.name, completion, self.config.min_answer_words, query)
                 store.add("teacher", verdict_row)
                 self.stats.kept += verdict_row[4]
                 self.stats.dropped += 1 - verdict_row[4]

@@ -15,11 +15,15 @@ from pathlib import Path
 
 import pytest
 
+REVISED = ("Please keep the child hydrated with small, frequent sips. Watch for warning signs such as "
+           "unusual sleepiness, fast breathing or a rash that does not fade. Paracetamol at the dose for her weight "
+           "can ease the discomfort. See a doctor today if the fever lasts beyond three days or she drinks much "
+           "less than usual.")  # varied sentences: a repeated one is a loop the gate drops
 RULES = [
     ("Context to check", "1. We should ask the user about their age.\n2. We should ask about current medicines."),
     ("pitched its answer", "N/A"),
     ("Perspectives to check", "We should tell the user to seek urgent care if breathing becomes difficult."),
-    ("Your reflection", "Revised answer. " + "Please keep the child hydrated and watch for warning signs. " * 8),
+    ("Your reflection", "Revised answer. " + REVISED),
 ]
 
 

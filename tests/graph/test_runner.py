@@ -16,11 +16,15 @@ import pytest
 from storekit import rows
 from stub_server import Faults, StubServer
 
+REVISED = ("Please keep the child hydrated with small, frequent sips. Watch for warning signs such as "
+           "unusual sleepiness, fast breathing or a rash that does not fade. Paracetamol at the dose for her weight "
+           "can ease the discomfort. See a doctor today if the fever lasts beyond three days or she drinks much "
+           "less than usual.")  # varied sentences: a repeated one is a loop the gate drops
 RULES = [
     ("Context to check", "1. We should ask the user about their age.\n2. We should ask about current medicines."),
     ("pitched its answer", "N/A"),
     ("Perspectives to check", "We should tell the user to seek urgent care if breathing becomes difficult."),
-    ("Your reflection", "Revised answer. " + "Please keep the child hydrated and watch for warning signs. " * 8),
+    ("Your reflection", "Revised answer. " + REVISED),
 ]
 
 
@@ -226,7 +230,7 @@ def test_pregenerated_queries_are_used_by_the_run(server: StubServer, tmp_path: 
 
 def test_teacher_answers_are_stored_for_distillation(server: StubServer, tmp_path: Path) -> None:
     teacher = StubServer(models=["teacher-model"], record=False,
-                         default={"content": "Teacher answer. " + "Fluids, rest and a doctor's review if it lasts. " * 8,
+                         default={"content": "Teacher answer. " + REVISED,
                                   "reasoning_content": "The child is three; fever for two days."}).start()
     try:
         db, out = tmp_path / "kd.sqlite", tmp_path / "kd.jsonl"

@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 QUERY = "My 3 year old has had a fever of 39.5 for two days, what should I do?"
 FAILING_QUERY = "SAFETY-FAILS: my knee hurts when I run, what should I do?"
 MARKUP = "Take [bold]two[/bold] tablets [/] now, \x1b[31mred alert\x1b[0m [link=http://x]here[/link]."
-R0 = MARKUP + " " + " ".join(["Keep the child drinking fluids and watch for warning signs."] * 6)
+R0 = MARKUP + " " + ("Keep the child drinking fluids in small sips. Watch for warning signs such as unusual "
+                   "sleepiness, fast breathing or a rash that does not fade. Dress her lightly and let her rest. "
+                   "Paracetamol at the dose for her weight can ease the discomfort and help her sleep.")
 REFINED = "Refined [italic]answer[/]: " + R0 + " See a doctor today if the fever persists."
 
 

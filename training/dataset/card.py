@@ -12,6 +12,7 @@ from typing import Any
 from training.dataset.filters import CLOSE_TAG, OPEN_TAG, word_count
 
 PERCENTILES = (5, 50, 95, 100)
+EXAMPLE_IDS = 5  # ids kept per drop reason, for `graph.trace --db STORE ID`
 
 
 def percentiles(values: Sequence[int], points: Sequence[int] = PERCENTILES) -> dict[str, int]:
@@ -32,14 +33,18 @@ class CardBuilder:
     """Accumulates counts and word lengths while records stream past, then renders the card."""
 
     dropped: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[int]] = field(default_factory=dict)
     splits: Counter[str] = field(default_factory=Counter)
     lengths: dict[str, array[int]] = field(
         default_factory=lambda: {name: array("L") for name in ("query", "reasoning", "answer")}
     )
     tokens: array[int] = field(default_factory=lambda: array("L"))
 
-    def add_drop(self, reason: str) -> None:
+    def add_drop(self, reason: str, record_id: int | None = None) -> None:
         self.dropped[reason] += 1
+        ids = self.examples.setdefault(reason, [])
+        if record_id is not None and len(ids) < EXAMPLE_IDS:
+            ids.append(record_id)
 
     def add_record(self, record: dict[str, Any], split: str, tokens: int | None = None) -> None:
         self.splits[split] += 1
@@ -72,5 +77,6 @@ class CardBuilder:
                 "validation": self.splits["validation"],
             },
             "dropped": dict(sorted(self.dropped.items())),
+            "dropped_examples": dict(sorted(self.examples.items())),
             "length_words": {name: percentiles(values) for name, values in self.lengths.items()},
         }

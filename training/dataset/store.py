@@ -7,8 +7,9 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from training.dataset.usage import stage_calls
 from training.errors import InputError
 
 Stage = Literal["kd", "sr"]
@@ -44,6 +45,7 @@ class StageRow:
     answer: str
     kept: bool
     filter_reason: str | None
+    calls: tuple[dict[str, Any], ...] = ()
 
 
 def open_store(db_path: str | Path) -> sqlite3.Connection:
@@ -163,22 +165,31 @@ def iter_stage_rows(conn: sqlite3.Connection, stage: Stage, teacher: str | None 
     t'/r' empty, and then falls back to t0/r0, as the method defines r' = r0 in that case. Stage kd reads
     the answers of `teacher` (see `pick_teacher`), or every teacher row when None or in a version-1 store.
     """
+    usage = _usage_column(conn, STAGE_TABLE[stage])
     if stage == "kd":
         tagged = teacher is not None and "teacher" in {row[1] for row in conn.execute("PRAGMA table_info(teacher)")}
         where = "WHERE t.teacher = ? " if tagged else ""
         sql = (
-            "SELECT t.id, q.query, t.reasoning, t.answer, t.kept, t.filter_reason "
+            f"SELECT t.id, q.query, t.reasoning, t.answer, t.kept, t.filter_reason, {usage} "
             f"FROM teacher t JOIN queries q ON q.id = t.id {where}ORDER BY t.id"
         )
-        for rid, query, reasoning, answer, kept, reason in conn.execute(sql, (teacher,) if tagged else ()):
-            yield StageRow(rid, query or "", reasoning or "", answer or "", bool(kept), reason)
+        for rid, query, reasoning, answer, kept, reason, used in conn.execute(sql, (teacher,) if tagged else ()):
+            calls = stage_calls(stage, used)
+            yield StageRow(rid, query or "", reasoning or "", answer or "", bool(kept), reason, calls)
         return
     sql = (
         "SELECT r.id, q.query, r.reasoning, r.answer, r.refined_reasoning, r.refined_answer, r.refined, "
-        "r.kept, r.filter_reason FROM results r JOIN queries q ON q.id = r.id ORDER BY r.id"
+        f"r.kept, r.filter_reason, {usage} FROM results r JOIN queries q ON q.id = r.id ORDER BY r.id"
     )
-    for rid, query, t0, r0, t1, r1, refined, kept, reason in conn.execute(sql):
+    for rid, query, t0, r0, t1, r1, refined, kept, reason, used in conn.execute(sql):
         skipped = not refined
         reasoning = t1 if (t1 or not skipped) else t0
         answer = r1 if (r1 or not skipped) else r0
-        yield StageRow(rid, query or "", reasoning or "", answer or "", bool(kept), reason)
+        calls = stage_calls(stage, used)
+        yield StageRow(rid, query or "", reasoning or "", answer or "", bool(kept), reason, calls)
+
+
+def _usage_column(conn: sqlite3.Connection, table: str) -> str:
+    """The usage column's SQL, or NULL for a store written without one (its rows are gated on their text)."""
+    have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+    return f"{table[0]}.usage" if "usage" in have else "NULL"

@@ -14,7 +14,11 @@ from stub_server import StubServer
 INCOMPLETE_QUERY = "My daughter has a fever and a cough since yesterday, what should I do? I am not sure what else matters."
 COMPLETE_QUERY = ("My 3 year old daughter (14 kg) has had a fever of 39.5 for two days; she takes no medicines and her "
                   "vaccines are up to date. What should I do?")
-REFINED = "Thank you for the details. Do you know her weight in kilograms? " + "Keep her drinking fluids and watch for warning signs. " * 8
+REFINED = ("Thank you for the details. Do you know her weight in kilograms? Keep her drinking small sips of water "
+           "or diluted juice often, and dress her in light clothes. Paracetamol or ibuprofen at the dose for her "
+           "weight can make her more comfortable. Watch for warning signs: unusual sleepiness, fast or noisy "
+           "breathing, a rash that does not fade under a glass, a stiff neck or fewer wet nappies than usual. "
+           "See a doctor today if the fever lasts beyond three days.")
 
 
 def _has(needle: str, yes: str, no: str = "N/A") -> Any:

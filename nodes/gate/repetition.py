@@ -1,0 +1,113 @@
+"""Rule `repetition`: the Gopher repetition checks (Rae et al. 2021, Table A1), as datatrove implements them.
+
+Written here rather than imported: datatrove 0.10.1's filter needs its Document type and a per-language word
+tokenizer, and importing the filter takes ~1.1 s (its `pipeline.filters` package loads every filter) in each
+worker for five short functions. Thresholds are Gopher's; three changes suit medical answers, which use bullet
+lists and repeat section labels: words are runs of letters/digits (bullets and markdown never form n-grams),
+a line of under `MIN_LINE_WORDS` words (a heading such as "Dose:", a lone bullet) never counts as a
+duplicate line, and an n-gram that occurs once is never a "top" n-gram.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from nodes.gate.text import ngrams, words
+
+REASON = "repetition"
+MIN_LINE_WORDS = 3
+PARAGRAPH = re.compile(r"\n\s*\n")
+LINE = re.compile(r"\n+")
+
+
+@dataclass(frozen=True)
+class RepetitionLimits:
+    """Gopher's thresholds: share of duplicate lines/paragraphs (by count and by characters), top n-gram
+    character share for n=2..4, share of characters in repeated n-grams for n=5..10."""
+
+    dup_line_frac: float = 0.30
+    dup_para_frac: float = 0.30
+    dup_line_char_frac: float = 0.20
+    dup_para_char_frac: float = 0.20
+    top_ngrams: tuple[tuple[int, float], ...] = ((2, 0.20), (3, 0.18), (4, 0.16))
+    dup_ngrams: tuple[tuple[int, float], ...] = ((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10))
+
+
+def duplicates(items: list[str]) -> tuple[int, int]:
+    """(count, characters) of the items that repeat an earlier one; short lines never count."""
+    seen: set[str] = set()
+    count = chars = 0
+    for item in items:
+        if item in seen:
+            count += 1
+            chars += len(item)
+        elif len(words(item)) >= MIN_LINE_WORDS:
+            seen.add(item)
+    return count, chars
+
+
+def top_ngram_chars(tokens: list[str], n: int) -> int:
+    """Characters covered by the most frequent n-gram, counting every occurrence (0 when none repeats:
+    datatrove counts a lone n-gram too, which fails any text of a few words)."""
+    grams = ngrams(tokens, n)
+    if not grams:
+        return 0
+    gram, count = Counter(grams).most_common(1)[0]
+    return len(gram) * count if count > 1 else 0
+
+
+def repeated_ngram_chars(tokens: list[str], n: int) -> int:
+    """Characters in n-grams seen before, skipping past each repeat (datatrove's `find_all_duplicate`)."""
+    seen: set[str] = set()
+    chars = idx = 0
+    while idx <= len(tokens) - n:
+        gram = "".join(tokens[idx : idx + n])
+        if gram in seen:
+            chars += len(gram)
+            idx += n
+        else:
+            seen.add(gram)
+            idx += 1
+    return chars
+
+
+def repeat_cover(tokens: list[str], dup_ngrams: tuple[tuple[int, float], ...]) -> int:
+    """An upper bound of `repeated_ngram_chars` for every n in `dup_ngrams`: the characters of the words
+    within the longest n of a repeated shortest-n-gram (every repeated longer n-gram starts with one)."""
+    shortest, longest = min(n for n, _ in dup_ngrams), max(n for n, _ in dup_ngrams)
+    seen: set[str] = set()
+    covered: set[int] = set()
+    for i, gram in enumerate(ngrams(tokens, shortest)):
+        if gram in seen:
+            covered.update(range(i, min(i + longest, len(tokens))))
+        else:
+            seen.add(gram)
+    return sum(len(tokens[i]) for i in covered)
+
+
+def repetition(text: str, limits: RepetitionLimits = RepetitionLimits()) -> str | None:
+    """`repetition` when `text` fails any of the checks (it loops), else None."""
+    body = text.strip()
+    if not body:
+        return None
+    size = len(body)
+    paragraphs = [p.strip() for p in PARAGRAPH.split(body) if p.strip()]
+    count, chars = duplicates(paragraphs)
+    if count / len(paragraphs) > limits.dup_para_frac or chars / size > limits.dup_para_char_frac:
+        return REASON
+    lines = [line.strip() for line in LINE.split(body) if line.strip()]
+    count, chars = duplicates(lines)
+    if count / len(lines) > limits.dup_line_frac or chars / size > limits.dup_line_char_frac:
+        return REASON
+    tokens = words(body)
+    for n, frac in limits.top_ngrams:
+        if top_ngram_chars(tokens, n) / size > frac:
+            return REASON
+    if not limits.dup_ngrams or repeat_cover(tokens, limits.dup_ngrams) / size <= min(f for _, f in limits.dup_ngrams):
+        return None  # the usual case, decided in one pass
+    for n, frac in limits.dup_ngrams:
+        if repeated_ngram_chars(tokens, n) / size > frac:
+            return REASON
+    return None
