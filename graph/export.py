@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sqlite3
 import sys
 from pathlib import Path
 
 from graph.cli import fail, run_cli
+from state.paths import clobbered_input
 from training.dataset.records import iter_chat_records
 from training.errors import InputError
 
@@ -22,7 +24,7 @@ from training.errors import InputError
 def export(db: Path, what: str, out: Path) -> int:
     """Write the records to `out` atomically (a temporary file renamed at the end); returns the count."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".partial")
+    tmp = partial(out)
     count = 0
     try:
         with tmp.open("w", encoding="utf-8") as fh:
@@ -35,6 +37,16 @@ def export(db: Path, what: str, out: Path) -> int:
     return count
 
 
+def partial(out: Path) -> Path:
+    """The temporary file beside `out`; one left by a kill -9 is replaced by the next export to `out`."""
+    return out.with_name(out.name + ".partial")
+
+
+def _interrupt(*_: object) -> None:
+    """SIGTERM stops an export like Ctrl-C, so the temporary file is removed on the way out."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m graph.export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -44,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.out.is_dir():
         fail(f"--out {args.out} is a directory; pass a file path such as {args.out / (args.what + '.jsonl')}")
+    clash = clobbered_input([("--out", args.out), ("--out", partial(args.out))], [("--db", args.db)])
+    if clash:
+        fail(clash)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         count = export(args.db, args.what, args.out)
     except InputError as exc:
