@@ -24,8 +24,8 @@ Named = Iterable[tuple[str, "PathLike | None"]]
 
 def clobbered_input(outputs: Named, inputs: Named) -> str | None:
     """One line naming the first output that is one of the inputs, or None. Each pair is (the flag the user
-    gave, e.g. "--out", the path); paths of options not given (None) are skipped."""
-    given = [(flag, path) for flag, path in inputs if path is not None]
+    gave, e.g. "--out", the path); inputs not given (None) or not there (reported elsewhere) are skipped."""
+    given = [(flag, path) for flag, path in inputs if path is not None and os.path.exists(path)]
     for out_flag, out in outputs:
         for in_flag, path in given:
             if out is not None and same_file(out, path):

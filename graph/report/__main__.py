@@ -23,6 +23,7 @@ from rich.console import Console
 from graph.cli import fail, run_cli
 from graph.report.build import DEFAULT_TOP, report_for
 from graph.report.source import ReportError
+from state.paths import clobbered_input, files_in
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -48,6 +49,11 @@ def validate(args: argparse.Namespace) -> None:
             fail(f"{flag} {value} is not a price; give USD per million tokens as a number ≥ 0")
     if args.top < 1:
         fail(f"--top {args.top} must be at least 1")
+    inputs = [("--db", args.db), ("--compare", args.compare)]
+    names = ["report.json", "report.html", *(Path(p).name for _, p in inputs if p and str(p).endswith(".png"))]
+    clash = clobbered_input([("--out", args.out), *files_in("--out", args.out, names)], inputs)
+    if clash:
+        fail(clash)
     if args.out.exists() and not args.out.is_dir():
         fail(f"--out {args.out} exists and is not a directory; pass a directory for the report files")
     base = next(p for p in [args.out.absolute(), *args.out.absolute().parents] if p.exists())
