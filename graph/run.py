@@ -18,7 +18,7 @@ from typing import Any
 
 from graph.batch.engine import Engine, Slice, Stats
 from graph.batch.progress import Progress
-from graph.batch.workers import run_engine, run_workers
+from graph.batch.workers import run_engine, run_workers, worker_count
 from graph.cli import (
     EXIT_STOPPED,
     add_run_args,
@@ -106,7 +106,7 @@ def execute(args: argparse.Namespace, db: Path, config: RunConfig, seed: int, n:
     """Run the engine (or --workers processes) over the shard with a live progress view; combined stats."""
     index, count = shard
     total = len(range(index, n, count))
-    workers = max(1, args.workers)
+    workers = worker_count(args.workers, total - already, lambda msg: print(msg, file=sys.stderr, flush=True))
     with Progress(total, already) as progress:
         if workers == 1:
             engine = Engine(db, config, seed, Slice(n, index, count), args.concurrency, args.retry_failed,
@@ -117,6 +117,12 @@ def execute(args: argparse.Namespace, db: Path, config: RunConfig, seed: int, n:
             stats = run_workers(db, config, seed, parts, args.concurrency, args.retry_failed, lock_fd, progress.update)
         progress.update(stats, force=True)
         return stats
+
+
+def _done(store: Store, n: int, index: int, count: int) -> int:
+    """Ids of this run's range and shard already stored (a --force resume may have shrunk --n)."""
+    sql = "SELECT count(*) FROM {} WHERE id < ? AND id % ? = ?"
+    return sum(store.conn.execute(sql.format(t), (n, count, index)).fetchone()[0] for t in ("results", "failures"))
 
 
 def _top_failure(db: Path) -> str:
@@ -178,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                 store.write_run(config.model_dump(mode="json"), seed, n, shard_text)
             with store.conn:
                 store.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('embedded', ?)", ("1" if embedded else "0",))
-            already = store.count("results") + store.count("failures") if not args.retry_failed else 0
+            already = _done(store, n, *shard) if not args.retry_failed else 0
         finally:
             store.conn.close()
         print(f"run: n={n} seed={seed} shard={shard_text or '-'} refiner={config.refiner} facets={','.join(config.facets)} "
