@@ -30,7 +30,14 @@ from graph.cli import (
 )
 from graph.store.db import Store, StoreError
 from graph.store.owner import owned
-from graph.store.preflight import check_files, check_integrity, check_models, check_pregenerated, read_run
+from graph.store.preflight import (
+    check_files,
+    check_integrity,
+    check_models,
+    check_pregenerated,
+    read_run,
+    unnamed_as,
+)
 from state.config import RunConfig
 
 EXIT_ALL_FAILED = 1  # the run finished, but no id got a result
@@ -166,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.concurrency > embedded.concurrency:
                 log(f"embedded model ({embedded.engine}): --concurrency {args.concurrency} lowered to {embedded.concurrency}")
                 args.concurrency = embedded.concurrency
-        arun(check_models(config))
+        config = arun(check_models(config))
         existed = db.exists() and db.stat().st_size > 0
         store = Store.open(db, create=True)
         try:
@@ -174,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                 check_integrity(store)
             stored = store.run_row()  # read again under the lock
             if stored is not None:
-                diff = first_difference(identity(RunConfig.model_validate(stored["config"]), stored["seed"],
+                diff = first_difference(identity(RunConfig.model_validate(unnamed_as(stored["config"], config)), stored["seed"],
                                                  stored["n"], stored["shard"] or ""),
                                         identity(config, seed, n, shard_text))
                 if diff and not args.force:

@@ -9,6 +9,7 @@ the last of them has exited. flock and SQLite's own (fcntl) locks do not interac
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -87,14 +88,18 @@ def acquire(db: Path, command: str) -> int:
 
 
 def _lock_file(db: Path, fd: int) -> None:
-    """Also flock the store file itself (created empty if new, which SQLite takes as a new database): a hard
+    """Also flock the store file itself, opened for writing (created empty if new, which SQLite takes as a new
+    database; a read-only store is refused here, before SQLite leaves -wal/-shm files beside it): a hard
     link has another path and lock file but the same inode. Held until release, after the SQLite connections
     of the owner are closed (closing it earlier could drop SQLite's own locks in this process)."""
     created = not os.path.lexists(db)
     try:
-        own = os.open(db, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    except OSError:
-        return  # unreadable or not creatable: Store.open names the problem
+        own = os.open(db, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and not created:
+            raise StoreError(f"{db} is read-only ({exc.strerror}); make it writable or copy it elsewhere, "
+                             "or pass another --db") from None
+        return  # not creatable here, or not a file: Store.open names the problem
     try:
         fcntl.flock(own, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
