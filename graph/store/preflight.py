@@ -41,7 +41,7 @@ async def check_models(config: RunConfig) -> RunConfig:
             continue
         client = make_client(config, endpoint, concurrency=1)
         try:
-            found[role] = {"model": endpoint.model or await client.model_name()}
+            found[role] = {"model": await client.model_name()}  # checks a named model, discovers an unnamed one
         finally:
             await client.aclose()
     return config.model_copy(update={role: getattr(config, role).model_copy(update=m) for role, m in found.items()})
