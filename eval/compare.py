@@ -20,6 +20,7 @@ from rich.markup import escape
 
 from eval.batch.store import EvalStore, StoreError
 from eval.grading.setup import describe
+from eval.options import PLOT_FILES
 from eval.reports.differences import markdown as per_example
 from eval.reports.paired import paired_section
 from eval.reports.table import (
@@ -30,6 +31,7 @@ from eval.reports.table import (
     markdown_table,
     runs_table,
 )
+from state.paths import clobbered_input, files_in
 
 
 def parse_spec(spec: str) -> tuple[Path, list[int] | None]:
@@ -142,6 +144,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     err = Console(stderr=True, soft_wrap=True, highlight=False)
     try:
         specs = [parse_spec(spec) for spec in args.dbs]
+        clash = clobbered_input(
+            [("--out", args.out or specs[0][0].parent / "compare.md"), *files_in("--plots", args.plots or "", PLOT_FILES if args.plots else ())],
+            [("db", path) for path, _ in specs],
+        )
+        if clash:
+            raise StoreError(clash)
         if args.list:
             print(list_runs([path for path, _ in specs]), end="")
             return 0

@@ -10,9 +10,11 @@ from eval.grading.setup import MUSER, PROMPTS, REFERENCE
 from eval.reports.report import DROP, FAILED_ITEMS
 from graph.url_flags import UrlList
 from state.config import EMBEDDED_PROFILE, Sampling
+from state.paths import clobbered_input, files_in
 
 EMBEDDED_POLICY_MAX_TOKENS = int(EMBEDDED_PROFILE["sampling"]["max_tokens"])
 EMBEDDED_GRADER_MAX_TOKENS = int(EMBEDDED_PROFILE["node_sampling"]["evaluate"]["max_tokens"])
+PLOT_FILES = ("axes.png", "themes.png")  # what --plots writes (eval/reports/plots.py)
 POLICY_MAX_TOKENS = 40960  # paper Appendix B
 GRADER_MAX_TOKENS = 2048  # the reference's grader setting
 
@@ -142,6 +144,13 @@ def check_args(args: argparse.Namespace) -> str | None:
         value = getattr(args, name, None)
         if value is not None and not (math.isfinite(value) and low <= value <= high):
             return f"{flag} {value!r} is out of range; give {what}"
+    plots = getattr(args, "plots", None)  # eval.meta draws no plots
+    clash = clobbered_input(
+        [("--out", args.out), *files_in("--plots", plots or "", PLOT_FILES if plots else ())],
+        [(flag, getattr(args, flag[2:], None)) for flag in ("--data", "--db", "--responses")],
+    )
+    if clash:
+        return clash
     if args.grader_prompt == REFERENCE and args.grader_structured == "on":
         return (
             "--grader-structured on applies to --grader-prompt muser; the reference grader reads plain text"

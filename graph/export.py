@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sqlite3
 import sys
 from pathlib import Path
 
 from graph.cli import fail, run_cli
 from graph.queries.answers import KINDS, export_answers
+from state.paths import clobbered_input
 from training.dataset.gate import GateOptions, StoreGate, add_gate_flags, gate_options
 from training.dataset.records import iter_chat_records
 from training.errors import InputError
@@ -27,7 +29,7 @@ def export(db: Path, what: str, out: Path, gate: GateOptions | None = None) -> i
     """Write the gated records to `out` atomically (a temporary file renamed at the end); returns the count."""
     store_gate = StoreGate(gate or GateOptions())  # a bad gate option fails before anything is written
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".partial")
+    tmp = partial(out)
     count = 0
     try:
         with tmp.open("w", encoding="utf-8") as fh:
@@ -38,6 +40,16 @@ def export(db: Path, what: str, out: Path, gate: GateOptions | None = None) -> i
     finally:
         tmp.unlink(missing_ok=True)
     return count
+
+
+def partial(out: Path) -> Path:
+    """The temporary file beside `out`; one left by a kill -9 is replaced by the next export to `out`."""
+    return out.with_name(out.name + ".partial")
+
+
+def _interrupt(*_: object) -> None:
+    """SIGTERM stops an export like Ctrl-C, so the temporary file is removed on the way out."""
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.out.is_dir():
         fail(f"--out {args.out} is a directory; pass a file path such as {args.out / (args.what + '.jsonl')}")
+    clash = clobbered_input([("--out", args.out), ("--out", partial(args.out))], [("--db", args.db)])
+    if clash:
+        fail(clash)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         count, notes = export_answers(args.db, args.what, args.out) if args.what in KINDS else (
             export(args.db, args.what, args.out, gate_options(args)), "")

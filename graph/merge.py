@@ -12,14 +12,16 @@ import sys
 from pathlib import Path
 
 from graph.cli import fail, run_cli
-from graph.run import first_difference, identity
 from graph.store.db import ITEM_TABLES, SCHEMA, Store, StoreError
+from graph.store.owner import owned
+from graph.store.resume import first_difference, identity
 from state.config import RunConfig
+from state.paths import clobbered_input
 
 
 def merge_stores(inputs: list[Path], output: Path) -> dict[str, int]:
     """Copy every shard's items into a new store at `output`; returns row counts per table."""
-    if output.exists():
+    if output.exists() and output.stat().st_size > 0:  # an empty file is the new store our lock has just made
         raise StoreError(f"{output} already exists; pass a new -o path (merge never overwrites a store)")
     runs = []
     for path in inputs:
@@ -81,7 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     missing = [p for p in args.inputs if not p.exists()]
     if missing:
         fail(f"{missing[0]} does not exist; check the shard paths")
-    counts = merge_stores(args.inputs, args.out)
+    clash = clobbered_input([("-o", args.out)], [("input", p) for p in args.inputs])
+    if clash:
+        fail(clash)
+    if args.out.exists():  # checked before the lock, which creates the file
+        fail(f"{args.out} already exists; pass a new -o path (merge never overwrites a store)")
+    with owned(args.out, "graph.merge"):
+        counts = merge_stores(args.inputs, args.out)
     print(f"merged {len(args.inputs)} stores into {args.out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
           file=sys.stderr)
     return 0

@@ -21,7 +21,7 @@ from graph.batch.engine import Engine, Slice, Stats
 from graph.batch.plan import dry_run
 from graph.batch.progress import Progress, summary_line
 from graph.batch.teacher import run_teacher_stage, wants_teacher_stage
-from graph.batch.workers import run_engine, run_workers
+from graph.batch.workers import run_engine, run_workers, worker_count
 from graph.cli import (
     EXIT_STOPPED,
     add_run_args,
@@ -33,9 +33,16 @@ from graph.cli import (
 )
 from graph.queries.given import check_source, summary, use_given_queries
 from graph.queries.source import load_source
-from graph.store.db import Store, StoreError
+from graph.store.db import Store
 from graph.store.owner import owned
-from graph.store.preflight import check_files, check_integrity, check_models, check_pregenerated, read_run
+from graph.store.preflight import (
+    check_files,
+    check_integrity,
+    check_models,
+    check_pregenerated,
+    read_run,
+)
+from graph.store.resume import same_run
 from graph.url_flags import UrlList
 from state.config import RunConfig
 
@@ -54,37 +61,6 @@ def parse_shard(text: str | None) -> tuple[int, int]:
     if count < 1 or not 0 <= index < count:
         fail(f"--shard {text!r}: need 0 <= i < N")
     return index, count
-
-
-def identity(config: RunConfig, seed: int, n: int, shard: str) -> dict[str, Any]:
-    """What must match for a resume: seed, n, shard and the config, minus where/how calls are sent."""
-    data = config.model_dump(mode="json")
-    for key in ("endpoint", "generator", "teacher"):
-        if data.get(key) is not None:
-            data[key] = {"model": data[key]["model"]}
-    data.pop("client", None)
-    return {"seed": seed, "n": n, "shard": shard, **data}
-
-
-def first_difference(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> str | None:
-    for key in sorted(set(a) | set(b)):
-        va, vb = a.get(key), b.get(key)
-        if isinstance(va, dict) and isinstance(vb, dict):
-            found = first_difference(va, vb, f"{prefix}{key}.")
-            if found:
-                return found
-        elif va != vb:
-            return f"{prefix}{key}: stored {va!r}, now {vb!r}"
-    return None
-
-
-def same_run(db: Path, stored: dict[str, Any], config: RunConfig, seed: int, n: int, shard: str) -> None:
-    """Refuse to resume a stored run with other settings (StoreError naming the first); a larger --n with
-    everything else the same extends the run."""
-    diff = first_difference(identity(RunConfig.model_validate(stored["config"]), stored["seed"],
-                                     max(stored["n"], n), stored["shard"] or ""), identity(config, seed, n, shard))
-    if diff:
-        raise StoreError(f"{db} holds a different run ({diff}); use the same settings, a new --db, or --force")
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
@@ -127,7 +103,7 @@ def execute(args: argparse.Namespace, db: Path, config: RunConfig, seed: int, n:
     """Run the engine (or --workers processes) over the shard with a live progress view; combined stats."""
     index, count = shard
     total = len(range(index, n, count))
-    workers = max(1, args.workers)
+    workers = worker_count(args.workers, total - already, lambda msg: print(msg, file=sys.stderr, flush=True))
     with Progress(total, already) as progress:
         if workers == 1:
             engine = Engine(db, config, seed, Slice(n, index, count), args.concurrency, args.retry_failed,
@@ -139,6 +115,12 @@ def execute(args: argparse.Namespace, db: Path, config: RunConfig, seed: int, n:
         progress.update(stats, force=True)
         stats.elapsed_s = progress.elapsed_s
         return stats
+
+
+def _done(store: Store, n: int, index: int, count: int) -> int:
+    """Ids of this run's range and shard already stored (a --force resume may have shrunk --n)."""
+    sql = "SELECT count(*) FROM {} WHERE id < ? AND id % ? = ?"
+    return sum(store.conn.execute(sql.format(t), (n, count, index)).fetchone()[0] for t in ("results", "failures"))
 
 
 def _top_failure(db: Path) -> str:
@@ -194,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.concurrency > embedded.concurrency:
                 log(f"embedded model ({embedded.engine}): --concurrency {args.concurrency} lowered to {embedded.concurrency}")
                 args.concurrency = embedded.concurrency
-        arun(check_models(config))
+        config = arun(check_models(config))
         existed = db.exists() and db.stat().st_size > 0
         store = Store.open(db, create=True)
         try:
@@ -210,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                 store.write_run(config.model_dump(mode="json"), seed, n, shard_text)
             with store.conn:
                 store.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('embedded', ?)", ("1" if embedded else "0",))
-            already = store.count("results") + store.count("failures") if not args.retry_failed else 0
+            already = _done(store, n, *shard) if not args.retry_failed else 0
         finally:
             store.conn.close()
         if source is not None:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
+from state.paths import clobbered_input, files_in
 from training.dataset.card import CardBuilder
 from training.dataset.filters import MIN_ANSWER_WORDS, split_of
 from training.dataset.gate import GateOptions, StoreGate, add_gate_flags, gate_options
@@ -51,6 +52,10 @@ def build_dataset(
     if not 0.0 <= validation_fraction < 1.0:
         raise InputError(f"--validation-fraction must be in [0, 1), got {validation_fraction}")
     out = Path(out_dir)
+    names = [*SPLIT_FILES.values(), CARD_FILE, *(f".{name}.tmp" for name in SPLIT_FILES.values())]
+    clash = clobbered_input([("--out", out), *files_in("--out", out, names)], [("--db", db_path)])
+    if clash:
+        raise InputError(clash)
     if out.exists() and not out.is_dir():
         raise InputError(
             f"--out {out} is a file — pass a directory for train.jsonl, validation.jsonl, data_card.json"

@@ -49,6 +49,11 @@ def check_hyperparameters(config: Any) -> None:
     for name in ("adam_beta1", "adam_beta2"):
         if getattr(config, name, None) is not None and float(getattr(config, name)) >= 1.0:
             raise InputError(f"--{name} is {getattr(config, name)!r}: it must be below 1")
+    if int(config.max_steps) == 0:  # transformers reads 0 as "use the epochs"; a user typing 0 means no training
+        raise InputError(
+            "--max_steps is 0: give a positive number of optimizer steps, or -1 (the default) to train "
+            "--num_train_epochs"
+        )
     epochs = _number("num_train_epochs", config.num_train_epochs)
     if int(config.max_steps) <= 0 and not (math.isfinite(epochs) and epochs > 0):
         raise InputError(

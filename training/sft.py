@@ -166,7 +166,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if config.process_index == 0:
         plan.output_dir.mkdir(parents=True, exist_ok=True)
         (plan.output_dir / RESOLVED_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
-    summary = train(config, model_args, plan)
+    try:
+        summary = train(config, model_args, plan)
+    except BaseException:
+        if config.process_index == 0 and not any(plan.output_dir.glob("checkpoint-*")):
+            (plan.output_dir / RESOLVED_FILE).unlink(missing_ok=True)  # no run to describe: leave no trace
+        raise
     speed = summary["throughput"]
     log.info(
         "done: %s steps, loss %s → %s, %.0f s, %.0f tokens/s per device (MFU %s); model saved to %s",

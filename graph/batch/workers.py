@@ -3,8 +3,10 @@
 SIGINT and SIGTERM cancel an engine cleanly: no new ids, in-flight ids are dropped (redone on resume),
 finished ones are flushed; a second signal stops at once. With workers, only the parent reacts to signals (a terminal's Ctrl-C reaches
 the whole group): it sends SIGTERM to every worker and waits for them, so the store's lock is held
-until the last one is gone. Workers are started with signals blocked (no half-started child is
-interrupted) and stop when the parent dies.
+until the last one is gone. Workers are started one at a time with signals blocked (no half-started child is
+interrupted); a signal that arrives meanwhile stops the spawning at once. A worker stops when the parent
+dies, silently: until its own code runs, its stderr is /dev/null (a child whose parent died mid-launch
+would otherwise print multiprocessing's EOFError traceback), and the worker then restores the real one.
 """
 
 from __future__ import annotations
@@ -70,9 +72,40 @@ def _die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
+def worker_count(requested: int, pending: int, log: Callable[[str], None]) -> int:
+    """Workers to start: never more than the ids left to run; above the CPU count it still starts them, with
+    a warning (each worker is a full Python process of about 130 MB)."""
+    count = max(1, min(requested, pending))
+    if count < requested:
+        log(f"--workers {requested} lowered to {count}: only {pending} ids are left to run")
+    cpus = os.cpu_count() or 1
+    if count > cpus:
+        log(f"warning: --workers {count} is more than the {cpus} CPUs here; workers past the CPU count add "
+            "memory, not speed")
+    return count
+
+
+class _Fd:
+    """An fd handed to a spawned worker (duplicated into it at launch)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        from multiprocessing.reduction import DupFd
+
+        return (_detach, (DupFd(self.fd),))
+
+
+def _detach(dup: Any) -> int:
+    return int(dup.detach())
+
+
 def _worker(db: str, config_json: str, seed: int, part: Slice, concurrency: int, retry: bool,
-            index: int, out: Any, lock: int, parent: int) -> None:
+            index: int, out: Any, lock: int, parent: int, stderr: int) -> None:
     """One worker process: runs its slice, streams Stats to the parent; `lock` keeps the store owned."""
+    os.dup2(stderr, 2)
+    os.close(stderr)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))  # before the engine starts, nothing to save
     _die_with_parent(parent)
@@ -88,24 +121,41 @@ def _worker(db: str, config_json: str, seed: int, part: Slice, concurrency: int,
     out.put((index, stats))  # `lock` (an fd) stays open, and the store owned, until this process exits
 
 
+def _start(procs: list[Any], got: list[int], quiet: int, stderr: int) -> list[Any]:
+    """Start the workers one by one until a signal arrives; returns the started ones."""
+    started = []
+    try:
+        for p in procs:
+            signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # children inherit the mask: no start-up traceback
+            os.dup2(quiet, 2)  # ... and /dev/null as stderr until _worker runs
+            try:
+                p.start()
+            finally:
+                os.dup2(stderr, 2)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # a pending signal is handled here
+            started.append(p)
+            if got:
+                break
+    finally:
+        os.close(quiet)
+        os.close(stderr)
+    return started
+
+
 def run_workers(db: Path, config: RunConfig, seed: int, parts: list[Slice], concurrency: int, retry: bool,
                 lock_fd: int, on_stats: Callable[[Stats], None]) -> Stats:
     """Run one spawned worker per slice; SIGINT/SIGTERM here stops them all. Returns the combined Stats."""
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
+    stderr, quiet = os.dup(2), os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
     procs = [ctx.Process(target=_worker, args=(str(db), config.model_dump_json(), seed, part, concurrency, retry,
-                                               w, out, Inherited(lock_fd), os.getpid()))
+                                               w, out, Inherited(lock_fd), os.getpid(), _Fd(stderr)))
              for w, part in enumerate(parts)]
     got: list[int] = []
     previous = {sig: signal.signal(sig, lambda s, _f: got.append(s)) for sig in STOP_SIGNALS}
     latest: dict[int, Stats] = {}
     try:
-        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # children inherit the mask: no start-up traceback
-        try:
-            for p in procs:
-                p.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        procs = _start(procs, got, quiet, stderr)
         deadline: float | None = None
         while any(p.is_alive() for p in procs) or not out.empty():
             if got and deadline is None:

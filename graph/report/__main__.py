@@ -25,6 +25,7 @@ from graph.cli import fail, run_cli
 from graph.report.build import DEFAULT_TOP, report_for
 from graph.report.examples import DEFAULT_EXAMPLES, MAX_EXAMPLES
 from graph.report.source import ReportError
+from state.paths import clobbered_input, files_in
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -54,6 +55,11 @@ def validate(args: argparse.Namespace) -> None:
         fail(f"--top {args.top} must be at least 1")
     if not 0 <= args.examples <= MAX_EXAMPLES:
         fail(f"--examples {args.examples} must be between 0 and {MAX_EXAMPLES:,}")
+    inputs = [("--db", args.db), ("--compare", args.compare)]
+    names = ["report.json", "report.html", *(Path(p).name for _, p in inputs if p and str(p).endswith(".png"))]
+    clash = clobbered_input([("--out", args.out), *files_in("--out", args.out, names)], inputs)
+    if clash:
+        fail(clash)
     if args.out.exists() and not args.out.is_dir():
         fail(f"--out {args.out} exists and is not a directory; pass a directory for the report files")
     base = next(p for p in [args.out.absolute(), *args.out.absolute().parents] if p.exists())

@@ -74,7 +74,10 @@ def lengths_plot(hist: dict[str, list[tuple[int, int]]], path: Path) -> Path:
     left.set_xlabel("words")
     left.set_ylabel("answers")
     left.set_title("Answer length, refined results", fontsize=10)
-    left.legend(fontsize=7)
+    if left.get_legend_handles_labels()[0]:
+        left.legend(fontsize=7)
+    else:  # an empty store: say so rather than draw an empty legend (matplotlib warns about it)
+        left.text(0.5, 0.5, "no refined results yet", ha="center", va="center", transform=left.transAxes)
     delta = hist.get("delta") or []
     if delta:
         right.hist([d for d, _ in delta], weights=[c for _, c in delta], bins=30, color="#2ca02c")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -27,26 +29,53 @@ def check_files(config: RunConfig) -> None:
         load_prompt(config.system_prompt, config.prompts_dir)
 
 
-async def check_models(config: RunConfig) -> None:
-    """Every role's endpoint answers and serves the named model (LLMError naming the flag otherwise)."""
-    for endpoint in (config.endpoint, config.generator, config.teacher):
+ROLES = ("endpoint", "generator", "teacher")
+
+
+async def check_models(config: RunConfig) -> RunConfig:
+    """Every role's endpoint answers and serves the named model (LLMError naming the flag otherwise); returns
+    the config with each discovered model named, so the store records what was used and a resume that names
+    it (--model X) matches."""
+    found: dict[str, dict[str, Any]] = {}
+    for role in ROLES:
+        endpoint = getattr(config, role)
         if endpoint is None:
             continue
         client = make_client(config, endpoint, concurrency=1)
         try:
-            await client.model_name()
+            found[role] = {"model": await client.model_name()}  # checks a named model, discovers an unnamed one
             for ep in getattr(client, "endpoints", [])[:1] if endpoint is config.endpoint else []:
                 hint = profile_hint(ep.url, ep.context, config.sampling.max_tokens, config.profile)
                 if hint:
                     print(hint, file=sys.stderr, flush=True)
         finally:
             await client.aclose()
+    return config.model_copy(update={role: getattr(config, role).model_copy(update=m) for role, m in found.items()})
+
+
+def unnamed_as(stored: dict[str, Any], config: RunConfig) -> dict[str, Any]:
+    """A stored config whose models were left to discovery (stores made before they were recorded) takes the
+    models named now, so only a real change of model is a different run."""
+    out = dict(stored)
+    for role in ROLES:
+        if isinstance(out.get(role), dict) and out[role].get("model") is None and getattr(config, role) is not None:
+            out[role] = {**out[role], "model": getattr(config, role).model}
+    return out
 
 
 def read_run(db: Any) -> tuple[dict[str, Any] | None, bool]:
     """(stored run row or None, whether it ran on the embedded server) of an existing store, read only."""
     if not Path(db).is_dir() and not (Path(db).exists() and Path(db).stat().st_size > 0):
         return None, False
+    if Path(db).is_file():  # graph.run writes: a read-only store is refused before SQLite adds -wal/-shm beside it
+        try:
+            os.close(os.open(db, os.O_RDWR | os.O_CLOEXEC))
+        except PermissionError as exc:
+            raise StoreError(f"{db} is read-only ({exc.strerror}); make it writable or copy it elsewhere, "
+                             "or pass another --db") from None
+        except OSError as exc:
+            if exc.errno == errno.EROFS:
+                raise StoreError(f"{db} is on a read-only file system; copy it elsewhere or pass another --db") from None
     store = Store.open(db)
     try:
         was_embedded = store.conn.execute("SELECT value FROM meta WHERE key = 'embedded'").fetchone()

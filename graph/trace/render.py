@@ -11,7 +11,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0/C1 controls (ANSI escapes) and the bidirectional controls that reorder what a terminal shows (U+202E …)
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 # Laying out a huge answer takes rich minutes; a panel shows this much of one text (--json shows all).
 MAX_SHOWN_CHARS = 20_000
 
@@ -22,13 +23,18 @@ def cap(text: str, limit: int = MAX_SHOWN_CHARS) -> tuple[str, int]:
 
 
 def safe(text: str | None, style: str = "") -> Text:
-    """Model text as a literal Text: markup like [/] stays text, control bytes (ANSI escapes) are shown escaped;
+    """Model text as a literal Text: markup like [/] stays text, control and bidi characters are shown escaped;
     past MAX_SHOWN_CHARS the rest is replaced by a note."""
     shown, cut = cap(text or "")
-    out = Text(CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", shown), style=style)
+    out = Text(CONTROL.sub(_escaped, shown), style=style)
     if cut:
         out.append(f" … [{cut:,} more characters not shown; --json prints everything]", style="bold yellow")
     return out
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def word_diff(before: str, after: str) -> Text:

@@ -164,7 +164,7 @@ class HttpClient:
             if not err.retryable:
                 raise err
             if err.status != 429:
-                self.pool.failed(ep)
+                self.pool.failed(ep, err)
             last = err
             if attempt > cfg.max_retries and self.pool.fleet_down():
                 continue  # an outage, not this request's fault: wait in _pick for recovery or EndpointsDown

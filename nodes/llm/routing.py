@@ -6,7 +6,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from nodes.llm.client import EndpointsDown
+from nodes.llm.client import EndpointsDown, LLMError
 from state.config import EndpointConfig
 
 
@@ -22,6 +22,7 @@ class Endpoint:
     requests: int = 0
     completion_tokens: int = 0
     context: int | None = None  # max_model_len from /models (vLLM); None: not reported
+    last_error: LLMError | None = None  # what the latest failure was, for the run-stopped message
     context_known: bool = False
     tokenize: bool = True  # until /tokenize is found missing
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -45,19 +46,28 @@ class Pool:
                 return min(live, key=lambda ep: (ep.in_flight, (id(ep) + self._rr) % 7))
             downs = [ep.down_since for ep in self.endpoints if ep.down_since is not None]
             if downs and now - max(downs) >= self.config.all_down_after_s:
-                urls = ", ".join(ep.url for ep in self.endpoints)
-                raise EndpointsDown("connection", f"every endpoint has been failing for {self.config.all_down_after_s:g}s ({urls}); check the servers, then run the same command again to resume")
+                raise self._down()
             # Wake at the next probe or when the all-down deadline passes, whichever comes first.
             wake = min(ep.ejected_until for ep in self.endpoints)
             if downs:
                 wake = min(wake, max(downs) + self.config.all_down_after_s)
             await asyncio.sleep(max(0.05, wake - now))
 
+    def _down(self) -> EndpointsDown:
+        """The outage, labelled with the kind of its latest error (an HTTP 500 is `http`, not `connection`)."""
+        urls = ", ".join(ep.url for ep in self.endpoints)
+        latest = max(self.endpoints, key=lambda ep: ep.down_since or 0.0).last_error
+        kind, status = (latest.kind, latest.status) if latest else ("connection", None)
+        last = f"; the last error: {latest.kind}{f' {status}' if status else ''}: {latest.message[:200]}" if latest else ""
+        return EndpointsDown(kind, f"every endpoint has been failing for {self.config.all_down_after_s:g}s ({urls}){last}; "
+                             "check the servers, then run the same command again to resume", status=status)
+
     def fleet_down(self) -> bool:
         return all(ep.down_since is not None for ep in self.endpoints)
 
-    def failed(self, ep: Endpoint) -> None:
+    def failed(self, ep: Endpoint, error: LLMError | None = None) -> None:
         ep.failures += 1
+        ep.last_error = error or ep.last_error
         if ep.failures >= self.config.eject_after:
             now = time.monotonic()
             ep.ejected_until = now + self.config.probe_after_s

@@ -126,6 +126,17 @@ def test_faults_every_id_accounted_and_retry_failed(tmp_path: Path) -> None:
         stub.stop()
 
 
+def test_an_outage_of_malformed_bodies_is_labelled_malformed(tmp_path: Path, server: StubServer) -> None:
+    cfg = write_config(tmp_path, max_retries=2, backoff_base_s=0.01, eject_after=2, probe_after_s=0.2,
+                       all_down_after_s=1.0)
+    server.faults = Faults(malformed=1.0)
+    proc = run("graph.run", "--n", "20", "--db", str(tmp_path / "m.sqlite"), "--base-url", server.url, "--config",
+               str(cfg), "--concurrency", "4")
+    last = proc.stderr.splitlines()[-1]
+    assert proc.returncode == 3 and last.startswith("error: run stopped: malformed"), last
+    assert "the last error: malformed 200: unparseable completion body" in last
+
+
 def test_every_endpoint_down_stops_cleanly(tmp_path: Path, server: StubServer) -> None:
     db = tmp_path / "down.sqlite"
     cfg = write_config(tmp_path, max_retries=2, backoff_base_s=0.01, eject_after=2, probe_after_s=0.2,
@@ -135,6 +146,7 @@ def test_every_endpoint_down_stops_cleanly(tmp_path: Path, server: StubServer) -
                "--concurrency", "8")
     assert proc.returncode == 3, proc.stderr[-1500:]
     assert "every endpoint has been failing" in proc.stderr.splitlines()[-1]
+    assert proc.stderr.splitlines()[-1].startswith("error: run stopped: http 500"), proc.stderr.splitlines()[-1]
     failed = rows(db, "SELECT count(*) FROM failures")[0][0]
     assert failed < 10, "a dead fleet must stop the run, not fail every query"
     server.faults = Faults()

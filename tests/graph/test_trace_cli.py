@@ -52,7 +52,7 @@ def clean_env() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, subprocess.CompletedProcess[str]]]:
     stub = StubServer(
-        rules=RULES, default={"content": R0, "reasoning_content": "The child is three [/]."}
+        rules=RULES, default={"content": R0, "reasoning_content": "The child is three [/]. \u202eevil\u202c \u2067x\u2069"}
     ).start()
     bad_yaml = tmp_path_factory.mktemp("cfg") / "bad.yaml"
     bad_yaml.write_text("refiner: contgen\nfacets: [decision,\n", encoding="utf-8")
@@ -130,7 +130,8 @@ def test_model_markup_and_ansi_print_literally(runs: dict[str, subprocess.Comple
     assert (
         "Take [bold]two[/bold] tablets [/] now, \\x1b[31mred alert\\x1b[0m [link=http://x]here[/link]." in out
     )
-    assert "The child is three [/]." in out
+    assert "The child is three [/]. \\u202eevil\\u202c \\u2067x\\u2069" in out  # bidi controls shown escaped
+    assert not any(ch in out for ch in "\u202e\u202c\u2067\u2069")
     assert "We should ask about [red]allergies[/] and \\x1b[1mweight." in out
     assert "Refined [italic]answer[/]:" in out
 

@@ -42,6 +42,7 @@ def settings(**overrides: object) -> SimpleNamespace:
         ("num_train_epochs", float("inf"), "--num_train_epochs is inf"),
         ("num_train_epochs", 0, "--num_train_epochs is 0.0"),
         ("max_length", 0, "--max_length is 0"),
+        ("max_steps", 0, "--max_steps is 0: give a positive number of optimizer steps"),
     ],
 )
 def test_bad_values_are_refused(field: str, value: float, words: str) -> None:
@@ -114,3 +115,16 @@ def test_diverging_run_stops_with_exit_1_and_saves_no_final_model(
     assert len(errors) == 1 and re.match(r"error: training stopped at step [2-4]: the loss is nan", errors[0])
     assert "Traceback" not in proc.stderr
     assert not (out / "model.safetensors").exists() and not (out / "train_summary.json").exists()
+    assert not (out / "muser_sft_config.json").exists()  # no checkpoint: the run leaves no settings file either
+
+
+def test_cli_refuses_max_steps_zero(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "training.sft", "--config", CPU_RECIPE, "--max_steps", "0",
+         "--dataset_dir", str(tmp_path / "no-data"), "--output_dir", str(out)],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: --max_steps is 0") and "Traceback" not in proc.stderr
+    assert not out.exists()
