@@ -20,7 +20,10 @@ RULES = [
     ("Context to check", "1. We should ask the user about their age."),
     ("pitched its answer", "N/A"),
     ("Perspectives to check", "N/A"),
-    ("Your reflection", "Revised answer. " + "Please keep the child hydrated and watch for warning signs. " * 8),
+    ("Your reflection", "Revised answer. Please keep the child hydrated with small sips of water or an oral "
+     "rehydration drink through the day. Watch for warning signs such as a stiff neck, a rash that does not "
+     "fade under a glass, unusual sleepiness or fewer wet nappies than usual. A fever that lasts beyond three "
+     "days, or any trouble breathing, needs a doctor the same day; call emergency services for a seizure."),
 ]
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \[graph\.run\] done \d+/\d+ ")
 
