@@ -81,9 +81,21 @@ def api_server_command(model: str, *, host: str | None, port: int, served_model_
     return [*cmd, "--port", str(port), *(extra_args or [])]
 
 
+def cpu_dtype(cpuinfo: str | None = None) -> str:
+    """bfloat16 where the CPU has AVX-512 (vLLM's bf16 kernels), else float32: on an AVX2-only CPU bf16 is
+    emulated, and float32 measured 3.4x the tokens/s of bf16 at 16 requests in flight (BENCHMARKS.md)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "bfloat16"
+    return "bfloat16" if "avx512f" in cpuinfo.split() else "float32"
+
+
 def cpu_args(max_model_len: int = MAX_MODEL_LEN) -> list[str]:
-    """vLLM settings for a small model on this CPU: bf16 weights, no compilation, a bounded context."""
-    return ["--dtype", "bfloat16", "--max-model-len", str(max_model_len), "--enforce-eager"]
+    """vLLM settings for a small model on this CPU: bf16 (f32 without AVX-512), no compilation, a bounded
+    context."""
+    return ["--dtype", cpu_dtype(), "--max-model-len", str(max_model_len), "--enforce-eager"]
 
 
 def cpu_env() -> dict[str, str]:

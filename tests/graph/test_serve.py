@@ -359,3 +359,9 @@ def test_embedded_server_stops_on_keyboard_interrupt(fake_engine: Path) -> None:
         grandchild = int(fake_engine.read_text())
         raise KeyboardInterrupt
     assert not alive(grandchild) and probe("127.0.0.1", port)[0] is PortState.FREE
+
+
+def test_vllm_dtype_follows_the_cpu() -> None:
+    assert serve_vllm.cpu_dtype("flags\t: fpu sse2 avx2 avx512f avx512bw") == "bfloat16"
+    assert serve_vllm.cpu_dtype("flags\t: fpu sse2 avx2 fma") == "float32"  # bf16 would be emulated
+    assert "--dtype" in serve_vllm.cpu_args() and serve_vllm.cpu_dtype() in serve_vllm.cpu_args()
