@@ -25,7 +25,8 @@ from nodes.llm.client import LLMError
 from nodes.llm.http import HttpClient
 from state.config import EndpointConfig, Sampling
 
-pytestmark = pytest.mark.slow
+# A CPU without AVX-512 serves the embedded model several times slower than one with it: allow for it.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 QUERY = "My 3 year old has had a fever of 39.5 for two days, what should I do?"
 MINI = ROOT / "tests" / "eval" / "fixtures" / "mini.jsonl"
 # The model opens and closes a think block because the output must match this; vLLM's olmo3 parser then
@@ -54,7 +55,7 @@ def test_the_default_configuration_is_never_refused(vllm: VllmServer) -> None:
     """The paper's max_tokens (40960) against a 2,048-token context: budgets shrink, nothing is refused.
     The query generator's cap keeps it short; the graph runs whatever the model's lengths turn out to be."""
     before = vllm.refusals()
-    proc = cli("graph.trace", "--query", QUERY, "--base-url", vllm.url, "--json", timeout=900)
+    proc = cli("graph.trace", "--query", QUERY, "--base-url", vllm.url, "--json", timeout=2000)
     assert vllm.refusals() == before
     assert "max_tokens 40960 does not always fit the 2048-token context" in proc.stderr
     if proc.returncode != 0:  # a long r0 may leave an evaluator no room: a typed failure, never a 400
@@ -143,7 +144,7 @@ def test_run_is_killed_and_resumes_exactly(vllm: VllmServer, tmp_path: Path) -> 
         first.wait(30)
     done_before = sum(map(len, stored(db)))
     assert 3 <= done_before < 16, "kill the run while it is in flight"
-    resumed = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    resumed = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=2000)
     results, failures = stored(db)
     assert sorted(results + failures) == list(range(16)), resumed.stderr[-3000:]
     assert len(results) >= 8, f"too few results: failures {failures}\n{resumed.stderr[-2000:]}"
@@ -169,7 +170,7 @@ def test_healthbench_with_structured_output_grading(vllm: VllmServer, tmp_path: 
     db, out = tmp_path / "eval.sqlite", tmp_path / "report.json"
     proc = cli("eval.healthbench", "--data", str(MINI), "--n", "2", "--base-url", vllm.url, "--max-tokens", "96",
                "--grader-base-url", vllm.url, "--grader-prompt", "muser", "--grader-max-tokens", "96",
-               "--db", str(db), "--out", str(out), timeout=900)
+               "--db", str(db), "--out", str(out), timeout=2000)
     assert proc.returncode in (0, 1), proc.stderr[-3000:]  # 1: some items could not be graded (reported)
     report = json.loads(out.read_text())
     assert report["grading"]["output"] == "json_schema", report["grading"]
