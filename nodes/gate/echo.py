@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from nodes.gate.text import ngrams, words
+from nodes.gate.text import Gram, grams, words
 from prompts.loader import SLOT, load_prompt
 
 REASON = "prompt_echo"
@@ -27,21 +27,24 @@ TEMPLATES = ("query_generation", "eval_decision", "eval_communication", "eval_sa
 class EchoIndex:
     """The set of `span`-word runs of the templates' fixed text."""
 
-    spans: frozenset[str]
+    spans: frozenset[Gram]
     span: int = SPAN_WORDS
 
     @classmethod
     def from_texts(cls, texts: Iterable[str], span: int = SPAN_WORDS) -> EchoIndex:
-        found: set[str] = set()
+        found: set[Gram] = set()
         for text in texts:
             for fixed in SLOT.split(text)[::2]:  # split() keeps slot names at odd positions
-                found.update(ngrams(words(fixed), span))
+                found.update(grams(words(fixed), span))
         return cls(frozenset(found), span)
 
     def echoes(self, text: str, query: str = "") -> bool:
         """True when `text` holds a template span that `query` does not."""
-        hits = set(ngrams(words(text), self.span)) & self.spans
-        return bool(hits - set(ngrams(words(query), self.span))) if hits else False
+        tokens = words(text)
+        if self.spans.isdisjoint(grams(tokens, self.span)):
+            return False  # the usual case: one pass in C, no set built
+        hits = self.spans.intersection(grams(tokens, self.span))
+        return bool(hits.difference(grams(words(query), self.span)))
 
 
 @lru_cache(maxsize=8)

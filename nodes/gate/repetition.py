@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from operator import itemgetter
 
-from nodes.gate.text import words
+from nodes.gate.text import grams, words
 
 REASON = "repetition"
 MIN_LINE_WORDS = 3
@@ -36,31 +37,42 @@ class RepetitionLimits:
 
 
 def duplicates(items: list[str]) -> tuple[int, int]:
-    """(count, characters) of the items that repeat an earlier one; short lines never count."""
-    seen: set[str] = set()
+    """(count, characters) of the items that repeat an earlier one; short lines never count.
+
+    Counted per distinct item, so only an item that occurs twice or more is split into words."""
     count = chars = 0
-    for item in items:
-        if item in seen:
-            count += 1
-            chars += len(item)
-        elif len(words(item)) >= MIN_LINE_WORDS:
-            seen.add(item)
+    for item, times in Counter(items).items():
+        if times > 1 and len(words(item)) >= MIN_LINE_WORDS:
+            count += times - 1
+            chars += (times - 1) * len(item)
     return count, chars
-
-
-def grams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
-    """Consecutive `n`-word windows as tuples: built in C, a few times faster than joined strings."""
-    return list(zip(*(tokens[i:] for i in range(n)), strict=False))  # shorter tails end the windows
 
 
 def top_ngram_chars(tokens: list[str], n: int) -> int:
     """Characters covered by the most frequent n-gram, counting every occurrence (0 when none repeats:
     datatrove counts a lone n-gram too, which fails any text of a few words)."""
-    windows = grams(tokens, n)
-    if not windows:
+    counts = Counter(grams(tokens, n))
+    if not counts:
         return 0
-    gram, count = Counter(windows).most_common(1)[0]
+    gram, count = max(counts.items(), key=itemgetter(1))
     return (sum(map(len, gram)) + n - 1) * count if count > 1 else 0  # the length of " ".join(gram)
+
+
+def top_ngrams_fail(tokens: list[str], size: int, top_ngrams: tuple[tuple[int, float], ...]) -> bool:
+    """True when a top n-gram covers more than its share of `size` characters, for any (n, share).
+
+    An n-gram occurs at most as often as the most frequent shortest-n-gram, and spans at most n longest words:
+    when that bound is within the share, the n-gram's exact count is never needed (the usual case)."""
+    if not tokens or not top_ngrams:
+        return False
+    shortest, longest_word = min(n for n, _ in top_ngrams), max(map(len, tokens))
+    most = max(Counter(grams(tokens, shortest)).values(), default=0)
+    if most < 2:
+        return False  # no shortest n-gram repeats, so no longer one does
+    return any(
+        most * (n * longest_word + n - 1) / size > frac and top_ngram_chars(tokens, n) / size > frac
+        for n, frac in top_ngrams
+    )
 
 
 def repeated_ngram_chars(tokens: list[str], n: int) -> int:
@@ -82,9 +94,12 @@ def repeat_cover(tokens: list[str], dup_ngrams: tuple[tuple[int, float], ...]) -
     """An upper bound of `repeated_ngram_chars` for every n in `dup_ngrams`: the characters of the words
     within the longest n of a repeated shortest-n-gram (every repeated longer n-gram starts with one)."""
     shortest, longest = min(n for n, _ in dup_ngrams), max(n for n, _ in dup_ngrams)
+    windows = list(grams(tokens, shortest))
+    if len(set(windows)) == len(windows):
+        return 0  # no shortest n-gram repeats (the usual case, decided in C)
     seen: set[tuple[str, ...]] = set()
     covered: set[int] = set()
-    for i, gram in enumerate(grams(tokens, shortest)):
+    for i, gram in enumerate(windows):
         if gram in seen:
             covered.update(range(i, min(i + longest, len(tokens))))
         else:
@@ -106,10 +121,9 @@ def repetition(text: str, limits: RepetitionLimits = RepetitionLimits()) -> str 
     count, chars = duplicates(lines)
     if count / len(lines) > limits.dup_line_frac or chars / size > limits.dup_line_char_frac:
         return REASON
-    tokens = words(body)
-    for n, frac in limits.top_ngrams:
-        if top_ngram_chars(tokens, n) / size > frac:
-            return REASON
+    tokens = words(text)  # the same words as body's, and maybe cached for the record's other rules
+    if top_ngrams_fail(tokens, size, limits.top_ngrams):
+        return REASON
     if not limits.dup_ngrams or repeat_cover(tokens, limits.dup_ngrams) / size <= min(f for _, f in limits.dup_ngrams):
         return None  # the usual case, decided in one pass
     for n, frac in limits.dup_ngrams:

@@ -1,17 +1,35 @@
-"""The word unit every gate rule counts: case-folded runs of letters and digits (markup never counts)."""
+"""The word unit every gate rule counts: case-folded runs of letters and digits (markup never counts).
+
+N-grams are tuples of words built by `zip` in C: a rule tokenises a text once and tests its n-grams against a
+set with `isdisjoint`, so a clean text (the usual case) never builds a joined string.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from functools import lru_cache
 
 WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
+Gram = tuple[str, ...]
 
+
+@lru_cache(maxsize=1024)
 def words(text: str) -> list[str]:
-    """Case-folded words of `text`; punctuation, bullets and markdown markers are dropped."""
+    """Case-folded words of `text`; punctuation, bullets and markdown markers are dropped.
+
+    Cached for the last 1,024 texts: the rules of one record, and the batch of queries the dataset builder
+    prepares (`training.dataset.records.CHUNK`), ask for the same query and answer several times.
+    Callers must not change the list."""
     return WORD.findall(text.casefold())
+
+
+def grams(tokens: list[str], n: int) -> Iterator[Gram]:
+    """Consecutive `n`-word windows as tuples (none when `tokens` is shorter than `n`)."""
+    return zip(*(tokens[i:] for i in range(n)), strict=False)  # shorter tails end the windows
 
 
 def ngrams(tokens: list[str], n: int) -> list[str]:
     """Consecutive `n`-word windows joined by one space (none when `tokens` is shorter than `n`)."""
-    return [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+    return [" ".join(gram) for gram in grams(tokens, n)]

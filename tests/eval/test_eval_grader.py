@@ -12,6 +12,7 @@ from stub_server import StubServer
 
 from eval.data.examples import load_examples
 from eval.grading.grader import (
+    EXPLANATION_CHARS,
     GRADE_FORMAT,
     SCHEMA_OBJECT_FORMAT,
     GradeParseError,
@@ -81,6 +82,7 @@ def test_schema_requires_a_boolean_verdict() -> None:
     schema = GRADE_FORMAT["json_schema"]["schema"]
     assert schema["properties"]["criteria_met"]["type"] == "boolean"
     assert set(schema["required"]) == {"explanation", "criteria_met"}
+    assert schema["properties"]["explanation"]["maxLength"] == EXPLANATION_CHARS  # the JSON closes in time
 
 
 def _client(stub: StubServer) -> HttpClient:

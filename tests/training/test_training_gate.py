@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from training_store import long_answer, store_rows
 from training.data import build_dataset
 from training.dataset.decontam import Decontaminator, bundled_healthbench, user_turns
 from training.dataset.gate import GateOptions
-from training.dataset.neardup import NearDuplicates
+from training.dataset.neardup import NearDuplicates, shingles
 from training.errors import InputError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "graph"))
@@ -60,6 +61,26 @@ def test_different_questions_about_one_disease_are_not_duplicates() -> None:
         "My father has type 2 diabetes and his feet feel numb at night; is that nerve damage and is it serious?",
     ]
     assert [near.seen(q) for q in questions] == [False] * 4
+
+
+@pytest.mark.parametrize("text", [LONG, "cough", "", "Ünïcode  text, with   odd spacing!"])
+def test_signatures_are_datasketchs_minhash(text: str) -> None:
+    from datasketch import MinHash
+
+    reference = MinHash(num_perm=128, scheme="affine32", hashfunc=zlib.crc32)
+    reference.update_batch(shingles(text))
+    assert (NearDuplicates().hashvalues(["other text", text, "a"])[1] == reference.hashvalues).all()
+
+
+def test_batched_signatures_decide_as_single_ones() -> None:
+    texts = [LONG, LONG.upper(), "cough", LONG + " Thanks", "Which vaccines does a baby need?", "cough!", LONG] * 2
+    one_by_one = NearDuplicates()
+    expected = [one_by_one.seen(text) for text in texts]
+    batched, got = NearDuplicates(), []
+    for start in range(0, len(texts), 3):  # batches that split near-duplicate groups
+        batched.prepare(texts[start : start + 3])
+        got += [batched.seen(text) for text in texts[start : start + 3]]
+    assert got == expected == [False, True, False, True, False, True, True] + [True] * 7
 
 
 def test_a_band_collision_counts_only_when_the_signatures_agree() -> None:

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from nodes.gate.text import ngrams, words
+from nodes.gate.text import Gram, grams, words
 from training.errors import InputError
 
 REASON = "benchmark_overlap"
@@ -72,7 +72,7 @@ class Decontaminator:
 
     def __init__(self, path: Path) -> None:
         self.source = str(path)
-        self.grams: dict[str, list[int]] = {}
+        self.grams: dict[Gram, list[int]] = {}
         self.sizes: list[int] = []
         self.short: set[str] = set()
         for text in user_turns(path):
@@ -81,7 +81,7 @@ class Decontaminator:
                 if len(tokens) >= MIN_SHORT_WORDS:
                     self.short.add(" ".join(tokens))
                 continue
-            distinct = set(ngrams(tokens, NGRAM))
+            distinct = set(grams(tokens, NGRAM))
             turn = len(self.sizes)
             self.sizes.append(len(distinct))
             for gram in distinct:
@@ -91,11 +91,12 @@ class Decontaminator:
 
     def contaminated(self, query: str) -> bool:
         tokens = words(query)
-        hits: Counter[int] = Counter()
-        for gram in set(ngrams(tokens, NGRAM)):
-            hits.update(self.grams.get(gram, ()))
-        if any(count >= COVER * self.sizes[turn] for turn, count in hits.items()):
-            return True
+        if not self.grams.keys().isdisjoint(grams(tokens, NGRAM)):  # the usual case skips this, in C
+            hits: Counter[int] = Counter()
+            for gram in set(grams(tokens, NGRAM)):
+                hits.update(self.grams.get(gram, ()))
+            if any(count >= COVER * self.sizes[turn] for turn, count in hits.items()):
+                return True
         if len(tokens) > NGRAM - 1 + 2 * GREETING_WORDS:
             return False
         return any(

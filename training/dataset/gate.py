@@ -61,6 +61,11 @@ class StoreGate:
         if options.decontaminate:
             self.bench = decontam.Decontaminator(Path(options.against or decontam.bundled_healthbench()))
 
+    def prepare(self, queries: list[str]) -> None:
+        """Batch what can be batched for the next rows' queries (their MinHash signatures)."""
+        if self.near is not None and queries:
+            self.near.prepare(queries)
+
     def reason(self, query: str) -> str | None:
         """`benchmark_overlap`, `near_duplicate`, or None (the query is then remembered as kept)."""
         if self.bench is not None and self.bench.contaminated(query):

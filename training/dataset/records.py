@@ -10,10 +10,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from nodes.gate.echo import template_index
+from nodes.gate.echo import EchoIndex, template_index
 from nodes.gate.rules import gate_reason
 from training.dataset.filters import assistant_content, dedup_key, drop_reason, split_think
 from training.dataset.gate import GateOptions, StoreGate
@@ -31,6 +32,7 @@ from training.dataset.usage import token_limits
 from training.errors import InputError
 
 ChatRecord = dict[str, Any]
+CHUNK = 256  # rows whose queries' MinHash signatures are computed in one batch
 
 
 @dataclass(frozen=True)
@@ -60,27 +62,30 @@ def classify(
     `limits` are the run's max_tokens per call node, for rows stored without finish_reason."""
     seen: set[bytes] = set()
     echo = template_index()
-    for row in rows:
-        if not row.kept:
-            yield Dropped(row.id, f"store:{row.filter_reason or 'unspecified'}")
-            continue
-        reasoning, answer = split_think(row.reasoning, row.answer)
-        reason = drop_reason(row.query, reasoning, answer)
-        if reason is None and (gate is None or gate.options.rules):
-            reason = gate_reason(row.query, reasoning, answer, row.calls, echo, limits)
-        if reason is not None:
-            yield Dropped(row.id, reason)
-            continue
-        key = dedup_key(row.query, answer)
-        if key in seen:
-            yield Dropped(row.id, "duplicate")
-            continue
-        seen.add(key)
-        reason = gate.reason(row.query) if gate is not None else None
-        if reason is not None:
-            yield Dropped(row.id, reason)
-            continue
-        yield chat_record(row.id, row.query, reasoning, answer)
+    while chunk := list(islice(rows, CHUNK)):
+        if gate is not None:
+            gate.prepare([row.query for row in chunk if row.kept])
+        for row in chunk:
+            yield judge(row, gate, limits, echo, seen)
+
+
+def judge(row: StageRow, gate: StoreGate | None, limits: Mapping[str, int] | None, echo: EchoIndex,
+          seen: set[bytes]) -> ChatRecord | Dropped:
+    """One row's record, or why it is left out; `seen` holds the exact-duplicate keys so far."""
+    if not row.kept:
+        return Dropped(row.id, f"store:{row.filter_reason or 'unspecified'}")
+    reasoning, answer = split_think(row.reasoning, row.answer)
+    reason = drop_reason(row.query, reasoning, answer)
+    if reason is None and (gate is None or gate.options.rules):
+        reason = gate_reason(row.query, reasoning, answer, row.calls, echo, limits)
+    if reason is not None:
+        return Dropped(row.id, reason)
+    key = dedup_key(row.query, answer)
+    if key in seen:
+        return Dropped(row.id, "duplicate")
+    seen.add(key)
+    reason = gate.reason(row.query) if gate is not None else None
+    return Dropped(row.id, reason) if reason is not None else chat_record(row.id, row.query, reasoning, answer)
 
 
 def scan_records(db_path: str | Path, stage: Stage, gate: StoreGate | None = None,
