@@ -85,7 +85,8 @@ def test_refined_against_initial_on_the_embedded_model(tmp_path: Path, port: int
         py("eval.healthbench", "--data", "bundled", "--responses", str(answers), "--only-answered",
            "--db", str(evals[what]), "--embedded-port", str(port), port=port)
     out = tmp_path / "compare.md"
-    py("eval.compare", str(evals["initial"]), str(evals["refined"]), "--out", str(out), port=port)
+    py("eval.compare", str(evals["initial"]), str(evals["refined"]), "--labels", "initial", "refined", "--out", str(out),
+       port=port)
     table = out.read_text()
     assert "Paired difference, refined − initial" in table
     overall = next(line for line in table.splitlines() if line.startswith("| overall |"))
