@@ -29,6 +29,7 @@ class EchoIndex:
 
     spans: frozenset[Gram]
     span: int = SPAN_WORDS
+    vocabulary: frozenset[str] = frozenset()  # every word of the spans
 
     @classmethod
     def from_texts(cls, texts: Iterable[str], span: int = SPAN_WORDS) -> EchoIndex:
@@ -36,13 +37,15 @@ class EchoIndex:
         for text in texts:
             for fixed in SLOT.split(text)[::2]:  # split() keeps slot names at odd positions
                 found.update(grams(words(fixed), span))
-        return cls(frozenset(found), span)
+        return cls(frozenset(found), span, frozenset(word for gram in found for word in gram))
 
     def echoes(self, text: str, query: str = "") -> bool:
         """True when `text` holds a template span that `query` does not."""
         tokens = words(text)
+        if b"\x01" * self.span not in bytes(map(self.vocabulary.__contains__, tokens)):
+            return False  # the usual case: no run of `span` template words, found in C with no tuple built
         if self.spans.isdisjoint(grams(tokens, self.span)):
-            return False  # the usual case: one pass in C, no set built
+            return False
         hits = self.spans.intersection(grams(tokens, self.span))
         return bool(hits.difference(grams(words(query), self.span)))
 

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from operator import itemgetter
 
-from nodes.gate.text import grams, words
+from nodes.gate.text import Gram, grams, words
 
 REASON = "repetition"
 MIN_LINE_WORDS = 3
@@ -58,19 +58,25 @@ def top_ngram_chars(tokens: list[str], n: int) -> int:
     return (sum(map(len, gram)) + n - 1) * count if count > 1 else 0  # the length of " ".join(gram)
 
 
-def top_ngrams_fail(tokens: list[str], size: int, top_ngrams: tuple[tuple[int, float], ...]) -> bool:
+def top_ngrams_fail(tokens: list[str], size: int, top_ngrams: tuple[tuple[int, float], ...],
+                    shortest: Counter[Gram] | None = None) -> bool:
     """True when a top n-gram covers more than its share of `size` characters, for any (n, share).
 
-    An n-gram occurs at most as often as the most frequent shortest-n-gram, and spans at most n longest words:
-    when that bound is within the share, the n-gram's exact count is never needed (the usual case)."""
+    A repeated n-gram occurs at most as often as the most frequent shortest-n-gram, and spans at most n of
+    the longest words found in a repeated shortest-n-gram: when that bound is within the share, the n-gram's
+    exact count is never needed (the usual case, even for text where "if you" and "of the" recur).
+    `shortest`: the shortest n-grams' counts, when the caller has them."""
     if not tokens or not top_ngrams:
         return False
-    shortest, longest_word = min(n for n, _ in top_ngrams), max(map(len, tokens))
-    most = max(Counter(grams(tokens, shortest)).values(), default=0)
+    if shortest is None:
+        shortest = Counter(grams(tokens, min(n for n, _ in top_ngrams)))
+    most = max(shortest.values(), default=0)
     if most < 2:
         return False  # no shortest n-gram repeats, so no longer one does
+    # Every word of a repeated n-gram lies in a repeated shortest-n-gram: no longer than the longest of those.
+    widest = max(len(word) for gram, times in shortest.items() if times > 1 for word in gram)
     return any(
-        most * (n * longest_word + n - 1) / size > frac and top_ngram_chars(tokens, n) / size > frac
+        most * (n * widest + n - 1) / size > frac and top_ngram_chars(tokens, n) / size > frac
         for n, frac in top_ngrams
     )
 
@@ -88,6 +94,15 @@ def repeated_ngram_chars(tokens: list[str], n: int) -> int:
             seen.add(gram)
             idx += 1
     return chars
+
+
+def repeats_a_run(bigrams: list[Gram], counts: Counter[Gram], run: int) -> bool:
+    """False when no `run` consecutive bigrams all occur twice or more: then no (run + 1)-gram repeats, since
+    each bigram of a repeated n-gram occurs at both of its places."""
+    if run < 1:
+        return True
+    repeated = bytes(map((2).__le__, map(counts.__getitem__, bigrams)))
+    return b"\x01" * run in repeated
 
 
 def repeat_cover(tokens: list[str], dup_ngrams: tuple[tuple[int, float], ...]) -> int:
@@ -122,10 +137,14 @@ def repetition(text: str, limits: RepetitionLimits = RepetitionLimits()) -> str 
     if count / len(lines) > limits.dup_line_frac or chars / size > limits.dup_line_char_frac:
         return REASON
     tokens = words(text)  # the same words as body's, and maybe cached for the record's other rules
-    if top_ngrams_fail(tokens, size, limits.top_ngrams):
+    bigrams = list(grams(tokens, 2))
+    counts = Counter(bigrams)
+    if top_ngrams_fail(tokens, size, limits.top_ngrams, counts if min(n for n, _ in limits.top_ngrams) == 2 else None):
         return REASON
-    if not limits.dup_ngrams or repeat_cover(tokens, limits.dup_ngrams) / size <= min(f for _, f in limits.dup_ngrams):
-        return None  # the usual case, decided in one pass
+    if not limits.dup_ngrams or not repeats_a_run(bigrams, counts, min(n for n, _ in limits.dup_ngrams) - 1):
+        return None  # no n-gram of the 5-10 checks repeats (the usual case, decided in C)
+    if repeat_cover(tokens, limits.dup_ngrams) / size <= min(f for _, f in limits.dup_ngrams):
+        return None
     for n, frac in limits.dup_ngrams:
         if repeated_ngram_chars(tokens, n) / size > frac:
             return REASON

@@ -10,7 +10,11 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 
-WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")  # [^\W_] is exactly str.isalnum()
+# ASCII characters that can never be in a word: mapped to a space (the apostrophe is kept for the regex).
+# An apostrophe not between two word characters (led by the apostrophe itself, so the scan is fast).
+LONE_APOSTROPHE = re.compile(r"['’](?:(?<![^\W_]['’])|(?![^\W_]))")
+ASCII_SEPARATORS = {code: " " for code in range(128) if not chr(code).isalnum() and chr(code) != "'"}
 
 Gram = tuple[str, ...]
 
@@ -21,8 +25,18 @@ def words(text: str) -> list[str]:
 
     Cached for the last 1,024 texts: the rules of one record, and the batch of queries the dataset builder
     prepares (`training.dataset.records.CHUNK`), ask for the same query and answer several times.
-    Callers must not change the list."""
-    return WORD.findall(text.casefold())
+    Callers must not change the list.
+
+    Same as `WORD.findall(text.casefold())` (a test checks it), about 3x faster: ASCII punctuation becomes
+    spaces in one `translate`, apostrophes outside a word too, and only tokens left with something besides
+    letters, digits and inner apostrophes (non-ASCII punctuation) go through the regex."""
+    folded = text.casefold()
+    if "'" in folded or "’" in folded:
+        folded = LONE_APOSTROPHE.sub(" ", folded)  # what is left joins two word characters: inside a word
+    tokens = folded.translate(ASCII_SEPARATORS).split()
+    if not tokens or "".join(tokens).replace("'", "").replace("’", "").isalnum():  # the usual case
+        return tokens
+    return [word for token in tokens for word in ((token,) if token.isalnum() else WORD.findall(token))]
 
 
 def grams(tokens: list[str], n: int) -> Iterator[Gram]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,13 @@ from nodes.gate.repetition import (
     RepetitionLimits,
     repeat_cover,
     repeated_ngram_chars,
+    repeats_a_run,
     repetition,
     top_ngram_chars,
     top_ngrams_fail,
 )
 from nodes.gate.rules import gate_reason
-from nodes.gate.text import words
+from nodes.gate.text import WORD, grams, words
 from nodes.gate.truncation import cut_off, truncated
 from prompts.loader import load_prompt
 
@@ -91,6 +93,28 @@ def test_the_shortcuts_decide_as_the_full_measures() -> None:
         bound = repeat_cover(tokens, limits.dup_ngrams)
         assert all(repeated_ngram_chars(tokens, n) <= bound for n, _ in limits.dup_ngrams)
         assert words(text) == tokens
+        looping = full or any(repeated_ngram_chars(tokens, n) / size > frac for n, frac in limits.dup_ngrams)
+        assert repetition(text) == ("repetition" if looping else None), text  # one line: the n-gram checks decide
+
+
+def test_a_repeated_five_gram_is_a_run_of_four_repeated_bigrams_and_a_four_gram_is_not() -> None:
+    def run(text: str) -> bool:
+        bigrams = list(grams(text.split(), 2))
+        return repeats_a_run(bigrams, Counter(bigrams), 4)
+
+    assert run("a b c d e x a b c d e y")  # the 5-gram "a b c d e" twice, different words around it
+    assert not run("a b c d x a b c d y")  # only a 4-gram repeats
+    assert not run("a b c d e f g h i j")
+
+
+def test_words_are_the_regexs_words_on_any_text() -> None:
+    """`words` skips the regex for most of a text; on random text of letters, digits, apostrophes, underscores,
+    Unicode letters, digits, punctuation and spaces it must give exactly the regex's words."""
+    rng = random.Random(3)
+    pool = [*"abcXYZ019 _'’-—.,;:!?\n\t\u00a0\u2003éßİﬁ٣²½•°()[]*#`\"/\\", "don't", "it''s", "'quoted'", "l’eau"]
+    for _ in range(20_000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(0, 30)))
+        assert words.__wrapped__(text) == WORD.findall(text.casefold()), repr(text)
 
 
 def test_echoing_the_refine_prompt_is_caught_in_the_answer_or_the_reasoning() -> None:

