@@ -20,7 +20,7 @@ from test_training_gate import defect_rows
 from training_store import long_answer, write_store
 
 from training.data import build_dataset
-from training.dataset import verdicts
+from training.dataset import workers as gate_workers
 from training.dataset.gate import GateOptions, StoreGate
 from training.dataset.store import iter_stage_rows, open_store
 from training.errors import InputError
@@ -55,9 +55,9 @@ def mixed_store(path: Path, copies: int = 12) -> Path:
 
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Workers from the first row, in chunks of 8, so a small store crosses many chunks and the window."""
-    monkeypatch.setattr(verdicts, "INLINE_ROWS", 0)
-    monkeypatch.setattr(verdicts, "CHUNK", 8)
+    """Workers from the first row, in chunks of 8, so a small store crosses many chunks and every worker."""
+    monkeypatch.setattr(gate_workers, "INLINE_ROWS", 0)
+    monkeypatch.setattr(gate_workers, "CHUNK", 8)
 
 
 @pytest.mark.usefixtures("small_chunks")
@@ -80,13 +80,13 @@ def test_the_workers_run_while_the_stream_does_and_stop_with_it(tmp_path: Path) 
     judge = StoreGate(GateOptions()).row_judge()
     conn = open_store(store)
     try:
-        stream = verdicts.judged(iter_stage_rows(conn, "sr"), judge, workers=2)
+        stream = gate_workers.judged(iter_stage_rows(conn, "sr"), judge, workers=2)
         chunk, first = next(stream)
         assert len(multiprocessing.active_children()) == 2
         assert len(first.paper) == sum(row.kept for row in chunk)
         stream.close()  # a consumer that stops early (an error while writing, Ctrl-C)
         assert multiprocessing.active_children() == []
-        judged = list(verdicts.judged(iter_stage_rows(conn, "sr"), judge, workers=2))
+        judged = list(gate_workers.judged(iter_stage_rows(conn, "sr"), judge, workers=2))
         assert sum(len(chunk) for chunk, _ in judged) == conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]
         assert multiprocessing.active_children() == []
     finally:
@@ -102,7 +102,7 @@ def test_with_another_thread_running_rows_are_judged_in_process(tmp_path: Path) 
     other.start()
     conn = open_store(store)
     try:
-        stream = verdicts.judged(iter_stage_rows(conn, "sr"), judge, workers=2)
+        stream = gate_workers.judged(iter_stage_rows(conn, "sr"), judge, workers=2)
         next(stream)
         assert multiprocessing.active_children() == []
         assert sum(1 for _ in stream) > 0
@@ -112,8 +112,33 @@ def test_with_another_thread_running_rows_are_judged_in_process(tmp_path: Path) 
         conn.close()
 
 
+class Failing:
+    """A judge that fails in a worker process (and only there)."""
+
+    def __init__(self, judge: Any, builder: int) -> None:
+        self.judge, self.builder = judge, builder
+
+    def __call__(self, texts: Any) -> Any:
+        if os.getpid() != self.builder:
+            raise MemoryError("a worker ran out of memory")
+        return self.judge(texts)
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_a_worker_that_fails_stops_the_build_with_a_clear_error(tmp_path: Path) -> None:
+    store = mixed_store(tmp_path / "mixed.sqlite", copies=2)
+    judge = Failing(StoreGate(GateOptions()).row_judge(), os.getpid())
+    conn = open_store(store)
+    try:
+        with pytest.raises(RuntimeError, match=r"a gate worker stopped \(exit code 1\) — rerun with --gate-workers 0"):
+            list(gate_workers.judged(iter_stage_rows(conn, "sr"), judge, workers=2))  # type: ignore[arg-type]
+        assert multiprocessing.active_children() == []
+    finally:
+        conn.close()
+
+
 def test_a_bad_worker_count_is_refused_before_anything_is_written(tmp_path: Path) -> None:
-    for bad in (-1, verdicts.MAX_WORKERS + 1):
+    for bad in (-1, gate_workers.MAX_WORKERS + 1):
         with pytest.raises(InputError, match="--gate-workers must be between 0 and"):
             GateOptions(workers=bad).check()
     store = mixed_store(tmp_path / "mixed.sqlite", copies=1)
@@ -126,11 +151,11 @@ def test_a_bad_worker_count_is_refused_before_anything_is_written(tmp_path: Path
 
 KILLED_BUILDER = """
 import sys, time
-from training.dataset import verdicts
+from training.dataset import workers
 from training.dataset.gate import GateOptions, StoreGate
 from training.dataset.store import iter_stage_rows, open_store
-verdicts.INLINE_ROWS, verdicts.CHUNK = 0, 4
-stream = verdicts.judged(iter_stage_rows(open_store(sys.argv[1]), "sr"), StoreGate(GateOptions()).row_judge(), 2)
+workers.INLINE_ROWS, workers.CHUNK = 0, 4
+stream = workers.judged(iter_stage_rows(open_store(sys.argv[1]), "sr"), StoreGate(GateOptions()).row_judge(), 2)
 next(stream)
 import multiprocessing
 print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)

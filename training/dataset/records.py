@@ -3,7 +3,8 @@
 Order per row: the run's own verdict, the paper's filters, the per-record gate (nodes.gate: truncated,
 repetition, prompt_echo — so stores written before the gate existed are gated too), exact duplicates, then
 the store-wide steps of `StoreGate` (benchmark_overlap, near_duplicate). What a row's text decides alone is
-judged in `training.dataset.verdicts`, a chunk at a time and in worker processes for a large store.
+judged in `training.dataset.verdicts`, a chunk at a time (`training.dataset.workers`: in worker processes
+for a large store).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from training.dataset.store import (
     pick_teacher,
 )
 from training.dataset.usage import token_limits
-from training.dataset.verdicts import Verdicts, judged
+from training.dataset.verdicts import Verdicts
+from training.dataset.workers import judged
 from training.errors import InputError
 
 ChatRecord = dict[str, Any]
@@ -59,8 +61,8 @@ def classify(
     """Yield a chat record or a `Dropped` for every row, in order; keeps only one hash per record seen.
 
     `limits` are the run's max_tokens per call node, for rows stored without finish_reason. Each row's own
-    verdict comes from `training.dataset.verdicts` (in worker processes past its first rows when the gate
-    has workers); what depends on earlier rows is decided here, in id order."""
+    verdict comes from `training.dataset.verdicts` (in `training.dataset.workers` past the first rows when
+    the gate has workers); what depends on earlier rows is decided here, in id order."""
     gate = gate or StoreGate(GateOptions())
     seen: set[bytes] = set()
     for chunk, verdicts in judged(rows, gate.row_judge(), gate.options.workers):
