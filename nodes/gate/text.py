@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")  # [^\W_] is exactly str.isalnum()
-# ASCII characters that can never be in a word: mapped to a space (the apostrophe is kept for the regex).
 # An apostrophe not between two word characters (led by the apostrophe itself, so the scan is fast).
 LONE_APOSTROPHE = re.compile(r"['’](?:(?<![^\W_]['’])|(?![^\W_]))")
+# ASCII characters that can never be in a word: mapped to a space (the apostrophe is kept for the regex).
 ASCII_SEPARATORS = {code: " " for code in range(128) if not chr(code).isalnum() and chr(code) != "'"}
 
 Gram = tuple[str, ...]
@@ -24,7 +24,7 @@ def words(text: str) -> list[str]:
     """Case-folded words of `text`; punctuation, bullets and markdown markers are dropped.
 
     Cached for the last 1,024 texts: the rules of one record, and the batch of queries the dataset builder
-    prepares (`training.dataset.records.CHUNK`), ask for the same query and answer several times.
+    judges (`training.dataset.workers.CHUNK`), ask for the same query and answer several times.
     Callers must not change the list.
 
     Same as `WORD.findall(text.casefold())` (a test checks it), about 3x faster: ASCII punctuation becomes

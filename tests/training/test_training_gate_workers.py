@@ -1,16 +1,18 @@
 """The gate's worker processes: a build judged in forked workers is byte-for-byte the build judged in one
-process, on a real store mixing every defect; workers stop with the stream; bad counts are refused."""
+process, on a real store mixing every defect; workers stop with the stream, with the builder and on error;
+bad counts are refused.
+
+The gate never forks beside a running thread, and pytest's own process may hold threads (the servers of
+other tests), so every case that needs workers runs in a fresh interpreter (`in_fresh_process`)."""
 
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -19,15 +21,14 @@ import pytest
 from test_training_gate import defect_rows
 from training_store import long_answer, write_store
 
-from training.data import build_dataset
-from training.dataset import workers as gate_workers
-from training.dataset.gate import GateOptions, StoreGate
-from training.dataset.store import iter_stage_rows, open_store
+from training.dataset.gate import GateOptions
+from training.dataset.workers import MAX_WORKERS
 from training.errors import InputError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "graph"))
 from storekit import cli, one_line_error
 
+ROOT = Path(__file__).resolve().parents[2]
 CUT = json.dumps({"calls": [{"node": "refine_directref", "finish_reason": "length", "completion_tokens": 512}]})
 
 
@@ -53,92 +54,117 @@ def mixed_store(path: Path, copies: int = 12) -> Path:
     return path
 
 
-@pytest.fixture
-def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Workers from the first row, in chunks of 8, so a small store crosses many chunks and every worker."""
-    monkeypatch.setattr(gate_workers, "INLINE_ROWS", 0)
-    monkeypatch.setattr(gate_workers, "CHUNK", 8)
+PRELUDE = """
+import json, multiprocessing, os, sys, threading
+from pathlib import Path
+from training.dataset import workers as gate_workers
+from training.dataset.gate import GateOptions, StoreGate
+from training.dataset.store import iter_stage_rows, open_store
+gate_workers.INLINE_ROWS, gate_workers.CHUNK = 0, 8  # workers from the first row, many chunks for each
+store = sys.argv[1]
+"""
 
 
-@pytest.mark.usefixtures("small_chunks")
+def in_fresh_process(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run PRELUDE then `code` in a new interpreter (argv: the store, then `args`); it must exit 0."""
+    proc = subprocess.run([sys.executable, "-c", PRELUDE + code, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+BOTH_WAYS = """
+from training.data import build_dataset
+pools, started = [], gate_workers._in_workers
+def counted(*args):
+    pools.append(1)
+    yield from started(*args)
+gate_workers._in_workers = counted
+stage, out = sys.argv[2], Path(sys.argv[3])
+for n in (0, 2):
+    card = build_dataset(store, stage, out / str(n), validation_fraction=0.2, gate=GateOptions(workers=n))
+    print(json.dumps({"workers": n, "pools": len(pools), "dropped": card["dropped"],
+                      "examples": card["dropped_examples"]}))
+"""
+
+
 @pytest.mark.parametrize("stage", ["sr", "kd"])
 def test_workers_decide_exactly_as_one_process(tmp_path: Path, stage: str) -> None:
     store = mixed_store(tmp_path / "mixed.sqlite")
-    outputs = {}
-    for workers in (0, 2):
-        out = tmp_path / f"{stage}-{workers}"
-        card = build_dataset(store, stage, out, validation_fraction=0.2, gate=GateOptions(workers=workers))
-        outputs[workers] = ({p.name: p.read_bytes() for p in out.glob("*.jsonl")}, card["dropped_examples"])
-        assert set(card["dropped"]) >= {"repetition", "prompt_echo", "near_duplicate", "benchmark_overlap",
-                                        "truncated", "duplicate", "store:too_short"}, card["dropped"]
-    assert outputs[2] == outputs[0]
+    lines = in_fresh_process(BOTH_WAYS, str(store), stage, str(tmp_path)).stdout.splitlines()
+    alone, split = (json.loads(line) for line in lines)
+    assert (alone["pools"], split["pools"]) == (0, 1)  # the second build did use workers
+    assert set(alone["dropped"]) >= {"repetition", "prompt_echo", "near_duplicate", "benchmark_overlap",
+                                     "truncated", "duplicate", "store:too_short"}, alone["dropped"]
+    assert (split["dropped"], split["examples"]) == (alone["dropped"], alone["examples"])
+    files = {n: {p.name: p.read_bytes() for p in (tmp_path / n).glob("*.jsonl")} for n in ("0", "2")}
+    assert files["2"] == files["0"] and set(files["0"]) == {"train.jsonl", "validation.jsonl"}
 
 
-@pytest.mark.usefixtures("small_chunks")
+STOPPED_EARLY = """
+judge, conn = StoreGate(GateOptions()).row_judge(), open_store(store)
+stream = gate_workers.judged(iter_stage_rows(conn, "sr"), judge, workers=2)
+chunk, first = next(stream)
+assert len(multiprocessing.active_children()) == 2, multiprocessing.active_children()
+assert len(first.paper) == sum(row.kept for row in chunk)
+stream.close()  # a consumer that stops early (an error while writing, Ctrl-C)
+assert multiprocessing.active_children() == [], multiprocessing.active_children()
+judged = list(gate_workers.judged(iter_stage_rows(conn, "sr"), judge, workers=2))
+assert sum(len(c) for c, _ in judged) == conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+assert multiprocessing.active_children() == []
+"""
+
+
 def test_the_workers_run_while_the_stream_does_and_stop_with_it(tmp_path: Path) -> None:
-    store = mixed_store(tmp_path / "mixed.sqlite", copies=3)
-    judge = StoreGate(GateOptions()).row_judge()
-    conn = open_store(store)
-    try:
-        stream = gate_workers.judged(iter_stage_rows(conn, "sr"), judge, workers=2)
-        chunk, first = next(stream)
-        assert len(multiprocessing.active_children()) == 2
-        assert len(first.paper) == sum(row.kept for row in chunk)
-        stream.close()  # a consumer that stops early (an error while writing, Ctrl-C)
-        assert multiprocessing.active_children() == []
-        judged = list(gate_workers.judged(iter_stage_rows(conn, "sr"), judge, workers=2))
-        assert sum(len(chunk) for chunk, _ in judged) == conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]
-        assert multiprocessing.active_children() == []
-    finally:
-        conn.close()
+    in_fresh_process(STOPPED_EARLY, str(mixed_store(tmp_path / "mixed.sqlite", copies=3)))
 
 
-@pytest.mark.usefixtures("small_chunks")
+BESIDE_A_THREAD = """
+stop = threading.Event()
+other = threading.Thread(target=stop.wait)
+other.start()
+stream = gate_workers.judged(iter_stage_rows(open_store(store), "sr"), StoreGate(GateOptions()).row_judge(), 2)
+next(stream)
+assert multiprocessing.active_children() == []  # judged in this process
+assert sum(1 for _ in stream) > 0
+stop.set()
+other.join()
+"""
+
+
 def test_with_another_thread_running_rows_are_judged_in_process(tmp_path: Path) -> None:
     """A fork could catch another thread holding a lock: then no worker is started."""
-    store = mixed_store(tmp_path / "mixed.sqlite", copies=2)
-    judge, stop = StoreGate(GateOptions()).row_judge(), threading.Event()
-    other = threading.Thread(target=stop.wait)
-    other.start()
-    conn = open_store(store)
-    try:
-        stream = gate_workers.judged(iter_stage_rows(conn, "sr"), judge, workers=2)
-        next(stream)
-        assert multiprocessing.active_children() == []
-        assert sum(1 for _ in stream) > 0
-    finally:
-        stop.set()
-        other.join()
-        conn.close()
+    in_fresh_process(BESIDE_A_THREAD, str(mixed_store(tmp_path / "mixed.sqlite", copies=2)))
 
 
+FAILING_WORKER = """
 class Failing:
-    """A judge that fails in a worker process (and only there)."""
-
-    def __init__(self, judge: Any, builder: int) -> None:
+    def __init__(self, judge, builder):
         self.judge, self.builder = judge, builder
 
-    def __call__(self, texts: Any) -> Any:
+    def __call__(self, texts):
         if os.getpid() != self.builder:
             raise MemoryError("a worker ran out of memory")
         return self.judge(texts)
 
+try:
+    list(gate_workers.judged(iter_stage_rows(open_store(store), "sr"),
+                             Failing(StoreGate(GateOptions()).row_judge(), os.getpid()), 2))
+except RuntimeError as exc:
+    print(exc)
+assert multiprocessing.active_children() == []
+"""
 
-@pytest.mark.usefixtures("small_chunks")
+
 def test_a_worker_that_fails_stops_the_build_with_a_clear_error(tmp_path: Path) -> None:
-    store = mixed_store(tmp_path / "mixed.sqlite", copies=2)
-    judge = Failing(StoreGate(GateOptions()).row_judge(), os.getpid())
-    conn = open_store(store)
-    try:
-        with pytest.raises(RuntimeError, match=r"a gate worker stopped \(exit code 1\) — rerun with --gate-workers 0"):
-            list(gate_workers.judged(iter_stage_rows(conn, "sr"), judge, workers=2))  # type: ignore[arg-type]
-        assert multiprocessing.active_children() == []
-    finally:
-        conn.close()
+    proc = in_fresh_process(FAILING_WORKER, str(mixed_store(tmp_path / "mixed.sqlite", copies=2)))
+    assert proc.stdout.strip() == ("a gate worker stopped (exit code 1) — rerun with --gate-workers 0 to see the "
+                                   "error in the builder's own process")
+    assert "MemoryError: a worker ran out of memory" in proc.stderr  # the worker's own traceback
 
 
 def test_a_bad_worker_count_is_refused_before_anything_is_written(tmp_path: Path) -> None:
-    for bad in (-1, gate_workers.MAX_WORKERS + 1):
+    for bad in (-1, MAX_WORKERS + 1):
         with pytest.raises(InputError, match="--gate-workers must be between 0 and"):
             GateOptions(workers=bad).check()
     store = mixed_store(tmp_path / "mixed.sqlite", copies=1)
@@ -150,14 +176,9 @@ def test_a_bad_worker_count_is_refused_before_anything_is_written(tmp_path: Path
 
 
 KILLED_BUILDER = """
-import sys, time
-from training.dataset import workers
-from training.dataset.gate import GateOptions, StoreGate
-from training.dataset.store import iter_stage_rows, open_store
-workers.INLINE_ROWS, workers.CHUNK = 0, 4
-stream = workers.judged(iter_stage_rows(open_store(sys.argv[1]), "sr"), StoreGate(GateOptions()).row_judge(), 2)
+import time
+stream = gate_workers.judged(iter_stage_rows(open_store(store), "sr"), StoreGate(GateOptions()).row_judge(), 2)
 next(stream)
-import multiprocessing
 print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
 time.sleep(600)
 """
@@ -171,13 +192,12 @@ def running(pid: int) -> bool:
         return False
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; the parent-death signal is Linux's")
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 def test_workers_end_when_the_builder_is_killed_outright(tmp_path: Path) -> None:
-    """SIGKILL gives the builder no chance to stop its pool: the workers must not linger as orphans."""
+    """SIGKILL gives the builder no chance to stop its workers: they must not linger as orphans."""
     store = mixed_store(tmp_path / "mixed.sqlite", copies=2)
-    root = Path(__file__).resolve().parents[2]
-    builder = subprocess.Popen([sys.executable, "-c", KILLED_BUILDER, str(store)], cwd=root, stdout=subprocess.PIPE,
-                               text=True)
+    builder = subprocess.Popen([sys.executable, "-c", PRELUDE + KILLED_BUILDER, str(store)], cwd=ROOT,
+                               stdout=subprocess.PIPE, text=True)
     assert builder.stdout is not None
     pids = [int(p) for p in builder.stdout.readline().split()]
     assert len(pids) == 2 and all(running(pid) for pid in pids)
