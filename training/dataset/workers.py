@@ -116,27 +116,27 @@ def _in_workers(
         for _, theirs in pipes:
             theirs.close()
         busy: deque[tuple[list[StageRow], int]] = deque()
-        for number in [n for _ in range(AHEAD) for n in range(workers)]:  # AHEAD chunks to each worker, in turn
-            if not chunk:
-                break
-            ends[number].send(kept_texts(chunk))
-            busy.append((chunk, number))
-            chunk = list(islice(rows, CHUNK))
-        while busy:
-            first, number = busy.popleft()
-            try:
-                verdicts = ends[number].recv()
-            except EOFError:
-                procs[number].join(5)
-                raise RuntimeError(
-                    f"a gate worker stopped (exit code {procs[number].exitcode}) — rerun with --gate-workers 0 "
-                    "to see the error in the builder's own process"
-                ) from None
-            if chunk:  # read while the workers compute, handed to the worker that is now free
+        try:
+            for number in [n for _ in range(AHEAD) for n in range(workers)]:  # AHEAD chunks to each, in turn
+                if not chunk:
+                    break
                 ends[number].send(kept_texts(chunk))
                 busy.append((chunk, number))
                 chunk = list(islice(rows, CHUNK))
-            yield first, verdicts
+            while busy:
+                first, number = busy.popleft()
+                verdicts = ends[number].recv()
+                if chunk:  # read while the workers compute, handed to the worker that is now free
+                    ends[number].send(kept_texts(chunk))
+                    busy.append((chunk, number))
+                    chunk = list(islice(rows, CHUNK))
+                yield first, verdicts
+        except (EOFError, BrokenPipeError):
+            procs[number].join(5)
+            raise RuntimeError(
+                f"a gate worker stopped (exit code {procs[number].exitcode}) — rerun with --gate-workers 0 "
+                "to see the error in the builder's own process"
+            ) from None
         finished = True
     finally:
         for end, proc in zip(ends, procs, strict=True):
