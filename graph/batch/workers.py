@@ -12,12 +12,10 @@ would otherwise print multiprocessing's EOFError traceback), and the worker then
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import multiprocessing as mp
 import os
 import queue
 import signal
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,10 +25,10 @@ from graph.batch.engine import Engine, Slice, Stats
 from graph.batch.progress import combine
 from graph.store.owner import Inherited
 from state.config import RunConfig
+from state.processes import die_with_parent
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 GRACE_S = 20.0  # a signalled worker normally exits within a second; after this it is killed
-PR_SET_PDEATHSIG = 1
 
 
 def run_engine(engine: Engine, signals: tuple[signal.Signals, ...] = STOP_SIGNALS) -> Stats:
@@ -61,15 +59,6 @@ def run_engine(engine: Engine, signals: tuple[signal.Signals, ...] = STOP_SIGNAL
                 loop.remove_signal_handler(sig)
 
     return asyncio.run(guarded())
-
-
-def _die_with_parent(parent: int) -> None:
-    """Ask the kernel for SIGTERM when the parent dies (Linux); exit now if it is already gone."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
-    if os.getppid() != parent:
-        os._exit(0)
 
 
 def worker_count(requested: int, pending: int, log: Callable[[str], None]) -> int:
@@ -108,7 +97,7 @@ def _worker(db: str, config_json: str, seed: int, part: Slice, concurrency: int,
     os.close(stderr)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))  # before the engine starts, nothing to save
-    _die_with_parent(parent)
+    die_with_parent(parent)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     engine = Engine(Path(db), RunConfig.model_validate_json(config_json), seed, part, concurrency, retry,
                     on_stats=lambda s: out.put((index, s)))

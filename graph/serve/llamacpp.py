@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from graph.serve.process import Launch, ServeError, cpu_threads
+from graph.serve.process import Launch, ServeError
+from state.processes import cpu_threads
 
 NAME = "llamacpp"
 MODEL_ALIAS = "smollm2-135m-instruct"

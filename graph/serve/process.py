@@ -52,13 +52,6 @@ def sigterm_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def cpu_threads() -> int:
-    """Cores this process may run on (respects taskset/cgroup affinity where the OS reports it)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
-
-
 class _Tail:
     """Drains a pipe in a thread (so the child never blocks on a full pipe), keeping the last lines."""
 

@@ -25,7 +25,8 @@ from graph.serve.command import API_SERVER, reasoning_note, vllm_command
 from graph.serve.embedded import embedded_server, endpoints_or_embedded, engine_name
 from graph.serve.llamacpp import MODEL_ALIAS, llama_server_command
 from graph.serve.probe import PortState, probe
-from graph.serve.process import Launch, ServeError, ServerProcess, cpu_threads
+from graph.serve.process import Launch, ServeError, ServerProcess
+from state.processes import cpu_threads
 
 
 def process(command: list[str], port: int, **kw: Any) -> ServerProcess:

@@ -16,12 +16,10 @@ builder even when it is killed outright.
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
 import queue
 import signal
-import sys
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -29,6 +27,7 @@ from itertools import islice
 from multiprocessing.connection import Connection
 from typing import Any
 
+from state.processes import cpu_threads, die_with_parent
 from training.dataset.store import StageRow
 from training.dataset.verdicts import RowJudge, Texts, Verdicts, kept_texts
 
@@ -36,16 +35,11 @@ CHUNK = 512  # rows per batch and per task: 256 and 1,024 measured slower (BENCH
 INLINE_ROWS = 4096  # judged in-process: workers are not worth starting for fewer
 AHEAD = 2  # chunks handed to each worker before its first result is taken: it never waits for work
 MAX_WORKERS = 64
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def default_workers() -> int:
     """One worker per core this process may use, at most 8 (the builder's own loop is the limit past that)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return min(cores, 8)
+    return min(cpu_threads(), 8)
 
 
 def can_fork() -> bool:
@@ -59,10 +53,7 @@ def _serve(judge: RowJudge, conn: Connection, builder_ends: list[Connection], bu
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the builder's handler (graph.export raises on SIGTERM)
     for end in builder_ends:
         end.close()  # only the builder holds its ends, so its death reads as EOF here
-    if sys.platform == "linux":
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != builder:
-        return  # the builder died before the line above took effect
+    die_with_parent(builder, signal.SIGKILL)  # nothing to clean up here
     tasks: queue.SimpleQueue[list[Texts] | None] = queue.SimpleQueue()
 
     def read() -> None:  # always reading, so the builder's sends never wait on this worker's computing
