@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+CASES = ("off", "on", "on-1proc")
 sys.path.insert(0, str(ROOT))
 
 from graph.store.db import Store  # noqa: E402
@@ -88,9 +89,11 @@ def child(db: str, gate: str, out: str) -> None:
     from training.data import build_dataset
     from training.dataset.gate import GateOptions
 
-    workers = {"off": 0, "on-1proc": 0}.get(gate)
-    options = (GateOptions(dedup=False, decontaminate=False, rules=False, workers=0) if gate == "off"
-               else GateOptions() if workers is None else GateOptions(workers=workers))
+    options = {
+        "off": GateOptions(dedup=False, decontaminate=False, rules=False, workers=0),
+        "on": GateOptions(),
+        "on-1proc": GateOptions(workers=0),
+    }[gate]
     card = build_dataset(db, "sr", out, gate=options)
     print(json.dumps({"workers": options.workers, "written": card["counts"]["written"], "dropped": card["dropped"]}))
 
@@ -167,12 +170,14 @@ def index_memory(n: int) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100000,1000000", help="Comma-separated row counts.")
-    parser.add_argument("--cases", default="off,on,on-1proc",
+    parser.add_argument("--cases", default=",".join(CASES),
                         help="off: no gate; on: the default gate (worker processes past the first rows); "
                         "on-1proc: the gate in the builder's process only")
     parser.add_argument("--index-memory", type=int, metavar="N", help="only measure the growing parts at N rows")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if not set(args.cases.split(",")) <= set(CASES):
+        parser.error(f"--cases takes a comma-separated list of {', '.join(CASES)}")
     if args.child:
         return child(*args.child)
     if args.index_memory:

@@ -25,4 +25,10 @@ def gate_reason(
     `calls` are the LLM calls whose text went into the record (their stored usage entries); repetition is
     checked on the answer only (the reasoning t' legitimately repeats "We should …" across rationales).
     """
-    return truncated(calls, limits) or repetition(answer) or prompt_echo(echo, query, reasoning, answer)
+    return truncated(calls, limits) or text_reason(query, reasoning, answer, echo)
+
+
+def text_reason(query: str, reasoning: str, answer: str, echo: EchoIndex) -> str | None:
+    """The rules decided by the record's text alone (repetition, then prompt_echo): what the dataset builder's
+    workers judge, `truncated` being decided beside the stored calls."""
+    return repetition(answer) or prompt_echo(echo, query, reasoning, answer)

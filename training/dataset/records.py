@@ -79,8 +79,9 @@ def decide(row: StageRow, verdicts: Verdicts, at: int, gate: StoreGate, limits: 
            seen: set[bytes]) -> ChatRecord | Dropped:
     """A kept row's record, or why it is left out, from its verdict (`verdicts`, position `at`): the paper's
     filters, truncated, repetition, prompt_echo, exact duplicate, benchmark overlap, near duplicate."""
-    reason = verdicts.paper[at] or (gate.options.rules and truncated(row.calls, limits)) or verdicts.rule[at]
-    if reason:
+    cut = truncated(row.calls, limits) if gate.options.rules else None
+    reason = verdicts.paper[at] or cut or verdicts.rule[at]
+    if reason is not None:
         return Dropped(row.id, reason)
     key = verdicts.keys[at]
     if key in seen:

@@ -15,8 +15,8 @@ from functools import cached_property
 
 import numpy as np
 
-from nodes.gate.echo import EchoIndex, prompt_echo
-from nodes.gate.repetition import repetition
+from nodes.gate.echo import EchoIndex
+from nodes.gate.rules import text_reason
 from training.dataset.decontam import Decontaminator
 from training.dataset.filters import dedup_key, drop_reason, split_think
 from training.dataset.neardup import Signer
@@ -60,9 +60,7 @@ class RowJudge:
             reasoning, answer = split_think(stored_reasoning, stored_answer)
             paper.append(drop_reason(query, reasoning, answer))
             passed = paper[-1] is None
-            rule.append(
-                repetition(answer) or prompt_echo(self.echo, query, reasoning, answer) if passed and self.rules else None
-            )
+            rule.append(text_reason(query, reasoning, answer, self.echo) if passed and self.rules else None)
             keys.append(dedup_key(query, answer))
             contaminated.append(passed and self.bench is not None and self.bench.contaminated(query))
         if self.signer is None:
