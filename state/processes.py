@@ -1,12 +1,16 @@
-"""What every command that starts processes shares: how many cores it may use, and a child that dies with
-its parent (so a parent killed outright, SIGKILL included, leaves no worker behind)."""
+"""What every command that starts processes shares: how many cores it may use, a child that dies with its
+parent (so a parent killed outright, SIGKILL included, leaves no worker behind), and waiting until a
+stopped process group is really gone."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
 import sys
+import time
+from pathlib import Path
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -25,3 +29,22 @@ def die_with_parent(parent: int, signum: int = signal.SIGTERM) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
     if os.getppid() != parent:
         os._exit(0)
+
+
+def wait_group_gone(pgid: int, timeout: float) -> None:
+    """Wait until no process of the group still runs: a signal is delivered when its target is next
+    scheduled, so a loaded machine can return from kill() while a worker still holds memory or a GPU."""
+    deadline = time.monotonic() + timeout
+    while group_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group, read from /proc; empty where there is no /proc."""
+    members: list[int] = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if fields[0] != "Z" and int(fields[2]) == pgid:
+                members.append(int(stat.parent.name))
+    return members

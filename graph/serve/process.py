@@ -22,6 +22,7 @@ from types import FrameType
 from typing import IO
 
 from graph.serve.probe import DEFAULT_HOST, PortState, loopback, probe
+from state.processes import wait_group_gone
 
 DEFAULT_PORT = 8765
 STOP_GRACE_S = 5.0
@@ -201,6 +202,7 @@ class ServerProcess:
             # The leader is not reaped yet, so its group id cannot have been reused by another process.
             _signal_group(proc.pid, signal.SIGKILL)
             proc.wait()
+            wait_group_gone(proc.pid, grace)
 
     def __enter__(self) -> ServerProcess:
         return self.start()

@@ -40,10 +40,12 @@ class Pool:
     async def pick(self) -> Endpoint:
         while True:
             now = time.monotonic()
-            live = [ep for ep in self.endpoints if ep.ejected_until <= now]
+            n = len(self.endpoints)
+            live = [(i, ep) for i, ep in enumerate(self.endpoints) if ep.ejected_until <= now]
             if live:
+                # Least loaded first; ties go round-robin, so calls one at a time visit every endpoint in turn.
                 self._rr += 1
-                return min(live, key=lambda ep: (ep.in_flight, (id(ep) + self._rr) % 7))
+                return min(live, key=lambda item: (item[1].in_flight, (item[0] - self._rr) % n))[1]
             downs = [ep.down_since for ep in self.endpoints if ep.down_since is not None]
             if downs and now - max(downs) >= self.config.all_down_after_s:
                 raise self._down()

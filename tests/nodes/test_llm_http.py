@@ -236,6 +236,23 @@ def test_least_loaded_spreads_concurrent_calls(servers: list[StubServer]) -> Non
     assert {c.endpoint for c in completions} == {a.url, b.url}
 
 
+def test_calls_one_at_a_time_take_turns_over_the_endpoints(servers: list[StubServer]) -> None:
+    fleet = [StubServer().start() for _ in range(3)]
+    servers += fleet
+    client = make(*(s.url for s in fleet), model="stub-model")
+
+    async def go() -> list[Completion]:
+        try:
+            return [await client.chat(HI, Sampling()) for _ in range(9)]
+        finally:
+            await client.aclose()
+
+    completions = run(go())
+    assert [len(s.requests) for s in fleet] == [3, 3, 3]
+    turns = [c.endpoint for c in completions]
+    assert all(turns[i] != turns[i + 1] for i in range(8))  # never the same one twice in a row
+
+
 def test_dead_endpoint_is_ejected_and_calls_go_to_the_live_one(stub: StubServer) -> None:
     dead = dead_url()
     client = make(dead, stub.url, model="stub-model", eject_after=1, probe_after_s=30, max_retries=3)
