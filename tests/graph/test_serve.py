@@ -305,24 +305,6 @@ def test_stop_leaves_no_process_of_the_group(tmp_path: Path) -> None:
     server.stop()  # idempotent
 
 
-def test_group_members_are_the_live_processes_of_a_group() -> None:
-    import subprocess
-
-    from state.processes import group_members
-
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
-    try:
-        assert group_members(sleeper.pid) == [sleeper.pid]
-        assert os.getpid() not in group_members(sleeper.pid)
-    finally:
-        sleeper.kill()
-    deadline = time.monotonic() + 10
-    while group_members(sleeper.pid) and time.monotonic() < deadline:  # a zombie is not a member
-        time.sleep(0.02)
-    assert group_members(sleeper.pid) == []
-    sleeper.wait()
-
-
 def test_given_base_urls_pass_through_untouched() -> None:
     urls = ["http://gpu-a:8000/v1", "http://gpu-b:8000/v1"]
     with endpoints_or_embedded(urls, log=pytest.fail) as got:

@@ -137,6 +137,41 @@ def test_with_another_thread_running_rows_are_judged_in_process(tmp_path: Path) 
     in_fresh_process(BESIDE_A_THREAD, str(mixed_store(tmp_path / "mixed.sqlite", copies=2)))
 
 
+SIGNALLED_WORKERS = """
+import signal, time
+heard = []
+signal.signal(signal.SIGTERM, lambda *_: heard.append(os.getpid()))  # as graph.export's handler would be
+judge = StoreGate(GateOptions()).row_judge()
+for sig in (signal.SIGINT, signal.SIGTERM):
+    stream = gate_workers.judged(iter_stage_rows(open_store(store), "sr"), judge, 2)
+    next(stream), next(stream)  # a result from each worker: both have set their handlers
+    workers = multiprocessing.active_children()
+    assert len(workers) == 2
+    for worker in workers:
+        os.kill(worker.pid, sig)
+    if sig == signal.SIGINT:  # Ctrl-C reaches the whole group; it is the builder's to handle
+        time.sleep(0.5)
+        assert all(worker.is_alive() for worker in workers)
+        assert sum(1 for _ in stream) > 0  # and the build goes on
+    else:  # SIGTERM ends a worker at once, whatever handler the builder had
+        for worker in workers:
+            worker.join(20)
+        assert [worker.exitcode for worker in workers] == [-signal.SIGTERM] * 2, [w.exitcode for w in workers]
+        try:
+            list(stream)
+        except RuntimeError as exc:
+            print(exc)
+assert heard == [], heard
+assert multiprocessing.active_children() == []
+"""
+
+
+def test_workers_ignore_ctrl_c_and_end_on_sigterm(tmp_path: Path) -> None:
+    proc = in_fresh_process(SIGNALLED_WORKERS, str(mixed_store(tmp_path / "mixed.sqlite")))
+    assert proc.stdout.strip() == ("a gate worker stopped (exit code -15) — rerun with --gate-workers 0 to see the "
+                                   "error in the builder's own process")
+
+
 FAILING_WORKER = """
 class Failing:
     def __init__(self, judge, builder):

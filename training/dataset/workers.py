@@ -16,6 +16,7 @@ builder even when it is killed outright.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import queue
@@ -122,7 +123,7 @@ def _in_workers(
                     busy.append((chunk, number))
                     chunk = list(islice(rows, CHUNK))
                 yield first, verdicts
-        except (EOFError, BrokenPipeError):
+        except (EOFError, ConnectionError):  # gone: EOF, a broken pipe, or a reset (died with work unread)
             procs[number].join(5)
             raise RuntimeError(
                 f"a gate worker stopped (exit code {procs[number].exitcode}) — rerun with --gate-workers 0 "
@@ -132,7 +133,8 @@ def _in_workers(
     finally:
         for end, proc in zip(ends, procs, strict=True):
             if finished:
-                end.send(None)  # done: the worker returns
+                with contextlib.suppress(ConnectionError):  # a worker gone after its last result changes nothing
+                    end.send(None)  # done: the worker returns
             elif proc.pid is not None:
                 proc.kill()  # stopped early: nothing it computes is wanted
         for end, proc in zip(ends, procs, strict=True):
