@@ -94,28 +94,6 @@ def wait_for(what: str, check: object, timeout: float = 90) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def children(pid: int) -> list[int]:
-    """Live child processes of `pid` (from /proc)."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                out.append(int(entry.name))
-    return out
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 @contextmanager
 def read_only_dir(path: Path) -> Iterator[Path]:
     """A directory no one can create files in; as root (where permissions do not apply) made immutable."""

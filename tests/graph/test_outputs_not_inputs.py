@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from procfs import children
 from storekit import RULES, cli, digest, one_line_error, start, wait_for
 from stub_server import StubServer
 
@@ -78,19 +79,6 @@ def test_eval_outputs_onto_inputs_are_refused(tmp_path: Path) -> None:
                        "http://127.0.0.1:9/v1"), "is the same file as the input --data")
     one_line_error(cli("eval.compare", str(store), "--out", str(store)), "is the same file as the input db")
     assert {p: digest(p) for p in digests} == digests
-
-
-def children(pid: int) -> list[int]:
-    """Live child processes of `pid` (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if entry.name.isdigit() and fields[1] == str(pid) and fields[0] != "Z":
-            found.append(int(entry.name))
-    return found
 
 
 def test_export_stopped_by_sigterm_leaves_no_partial_file(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from storekit import RULES, accounted, alive, children, cli, count, one_line_error, start, wait_for
+from procfs import alive, children
+from storekit import RULES, accounted, cli, count, one_line_error, start, wait_for
 from stub_server import StubServer
 
 

@@ -8,7 +8,8 @@ import signal
 import time
 from pathlib import Path
 
-from storekit import RULES, accounted, alive, cli, start, wait_for
+from procfs import alive
+from storekit import RULES, accounted, cli, start, wait_for
 from stub_server import StubServer
 from test_store_owner import _worker_pids
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from procfs import alive
 
 from state.processes import group_members
 
@@ -30,28 +31,20 @@ time.sleep(600)
 """
 
 
-def running(pid: int) -> bool:
-    """The process exists and is not a zombie."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-
-
 def test_a_child_dies_with_its_parent_killed_outright() -> None:
     parent = subprocess.Popen([sys.executable, "-c", ORPHAN], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert parent.stdout is not None
     child = int(parent.stdout.readline())
     try:
-        assert running(child)
+        assert alive(child)
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait()
         deadline = time.monotonic() + 20
-        while running(child):
+        while alive(child):
             assert time.monotonic() < deadline, "the child outlived its parent"
             time.sleep(0.05)
     finally:
-        if running(child):
+        if alive(child):
             os.kill(child, signal.SIGKILL)
 
 

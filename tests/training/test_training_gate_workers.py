@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from procfs import alive
 from test_training_gate import defect_rows
 from training_store import long_answer, write_store
 
@@ -219,14 +220,6 @@ time.sleep(600)
 """
 
 
-def running(pid: int) -> bool:
-    """The process exists and is not a zombie."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-
-
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 def test_workers_end_when_the_builder_is_killed_outright(tmp_path: Path) -> None:
     """SIGKILL gives the builder no chance to stop its workers: they must not linger as orphans."""
@@ -235,10 +228,10 @@ def test_workers_end_when_the_builder_is_killed_outright(tmp_path: Path) -> None
                                stdout=subprocess.PIPE, text=True)
     assert builder.stdout is not None
     pids = [int(p) for p in builder.stdout.readline().split()]
-    assert len(pids) == 2 and all(running(pid) for pid in pids)
+    assert len(pids) == 2 and all(alive(pid) for pid in pids)
     os.kill(builder.pid, signal.SIGKILL)
     builder.wait()
     deadline = time.monotonic() + 30
-    while any(running(pid) for pid in pids):
+    while any(alive(pid) for pid in pids):
         assert time.monotonic() < deadline, f"workers {pids} outlived their builder"
         time.sleep(0.2)
