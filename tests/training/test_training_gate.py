@@ -69,7 +69,7 @@ def test_signatures_are_datasketchs_minhash(text: str) -> None:
 
     reference = MinHash(num_perm=128, scheme="affine32", hashfunc=zlib.crc32)
     reference.update_batch(shingles(text))
-    assert (NearDuplicates().hashvalues(["other text", text, "a"])[1] == reference.hashvalues).all()
+    assert (NearDuplicates().signer.hashvalues(["other text", text, "a"])[1] == reference.hashvalues).all()
 
 
 def test_batched_signatures_decide_as_single_ones() -> None:
@@ -78,8 +78,8 @@ def test_batched_signatures_decide_as_single_ones() -> None:
     expected = [one_by_one.seen(text) for text in texts]
     batched, got = NearDuplicates(), []
     for start in range(0, len(texts), 3):  # batches that split near-duplicate groups
-        batched.prepare(texts[start : start + 3])
-        got += [batched.seen(text) for text in texts[start : start + 3]]
+        keys, lows = batched.signer.sign(texts[start : start + 3])
+        got += [batched.seen_signature(row, low) for row, low in zip(keys.tolist(), lows, strict=True)]
     assert got == expected == [False, True, False, True, False, True, True] + [True] * 7
 
 

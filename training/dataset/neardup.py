@@ -118,22 +118,12 @@ class NearDuplicates:
         self.signer = Signer.for_threshold(self.threshold, self.num_perm)
         self.b, self.r = self.signer.b, self.signer.r
         self.bands = [{} for _ in range(self.b)]
-        self._ready: dict[str, tuple[list[int], np.ndarray]] = {}
-
-    def hashvalues(self, texts: list[str]) -> np.ndarray:
-        return self.signer.hashvalues(texts)
-
-    def prepare(self, texts: list[str]) -> None:
-        """Compute the signatures of the texts `seen` will be asked about next, in one batch (a few times
-        cheaper per text than one at a time); the previous batch is forgotten."""
-        keys, lows = self.signer.sign(texts)
-        self._ready = {text: (row, lows[i]) for i, (text, row) in enumerate(zip(texts, keys.tolist(), strict=True))}
 
     def signature(self, text: str) -> tuple[list[int], np.ndarray]:
-        """One 64-bit key per band of the text's MinHash signature, and the signature's low bytes."""
-        if text not in self._ready:
-            self.prepare([text])
-        return self._ready[text]
+        """One 64-bit key per band of the text's MinHash signature, and the signature's low bytes (a build
+        signs a chunk at a time with `signer.sign`: `training.dataset.verdicts`)."""
+        keys, lows = self.signer.sign([text])
+        return keys.tolist()[0], lows[0]
 
     def similarity(self, low: np.ndarray, kept: int) -> float:
         """Jaccard estimated from 8-bit values: agreement minus the 1/256 chance that unequal values agree."""
