@@ -10,7 +10,7 @@ caught, while shorter runs of plain clinical wording the evaluator prompts share
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,7 +29,10 @@ class EchoIndex:
 
     spans: frozenset[Gram]
     span: int = SPAN_WORDS
-    vocabulary: frozenset[str] = frozenset()  # every word of the spans
+    vocabulary: frozenset[str] = field(init=False, repr=False)  # every word of the spans
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "vocabulary", frozenset(word for gram in self.spans for word in gram))
 
     @classmethod
     def from_texts(cls, texts: Iterable[str], span: int = SPAN_WORDS) -> EchoIndex:
@@ -37,15 +40,13 @@ class EchoIndex:
         for text in texts:
             for fixed in SLOT.split(text)[::2]:  # split() keeps slot names at odd positions
                 found.update(grams(words(fixed), span))
-        return cls(frozenset(found), span, frozenset(word for gram in found for word in gram))
+        return cls(frozenset(found), span)
 
     def echoes(self, text: str, query: str = "") -> bool:
         """True when `text` holds a template span that `query` does not."""
         tokens = words(text)
         if b"\x01" * self.span not in bytes(map(self.vocabulary.__contains__, tokens)):
             return False  # the usual case: no run of `span` template words, found in C with no tuple built
-        if self.spans.isdisjoint(grams(tokens, self.span)):
-            return False
         hits = self.spans.intersection(grams(tokens, self.span))
         return bool(hits.difference(grams(words(query), self.span)))
 
