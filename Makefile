@@ -24,6 +24,7 @@ $(SETUP_STAMP): pyproject.toml Makefile
 demo: setup  ## run the main job on the embedded SmolLM2 model (a store per DEMO_N) and show one trace
 	$(PYTHON) -m graph.run --n $(DEMO_N) --db $(DEMO_DB)
 	$(PYTHON) -m graph.trace --db $(DEMO_DB)
+	@echo "next, the training data from the kept records: $(PYTHON) -m training.data --db $(DEMO_DB) --stage sr --out data/demo-$(DEMO_N)-sr"
 
 test: setup  ## every test, the slow real-engine (vLLM) and training ones included
 	$(PYTHON) -m pytest -m "slow or not slow" -q

@@ -34,7 +34,6 @@ sys.path.insert(0, str(ROOT))
 
 from graph.serve.embedded import ENGINES  # noqa: E402
 from graph.serve.process import ServerProcess  # noqa: E402
-from graph.serve.vllm import ONE_QUESTION  # noqa: E402
 from nodes.context import NodeContext  # noqa: E402
 from nodes.evaluate import make_evaluator  # noqa: E402
 from nodes.generate import make_generate  # noqa: E402
@@ -44,11 +43,12 @@ from nodes.query_gen import QueryGenError, generate_query  # noqa: E402
 from nodes.refine_directref import make_directref  # noqa: E402
 from state.attributes import sample_attributes  # noqa: E402
 from state.config import EMBEDDED_PROFILE, EndpointConfig, RunConfig, Sampling  # noqa: E402
+from state.grammars import QUESTION as QUESTION_GRAMMAR  # noqa: E402
 from state.priors import default_priors  # noqa: E402
 
 # Caps of the orchestration case (a 135M model rambles to its cap, so both sides generate alike).
 CAPS = {"query": 96, "generate": 96, "evaluate": 48, "refine": 96}
-QUESTION = {"structured_outputs": {"regex": ONE_QUESTION}}
+QUESTION = {"structured_outputs": {"regex": QUESTION_GRAMMAR}}
 
 
 def free_port() -> int:

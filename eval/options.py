@@ -9,11 +9,13 @@ from pathlib import Path
 from eval.grading.setup import MUSER, PROMPTS, REFERENCE
 from eval.reports.report import DROP, FAILED_ITEMS
 from graph.url_flags import UrlList
-from state.config import EMBEDDED_PROFILE, Sampling
+from state.config import Sampling
 from state.paths import clobbered_input, files_in
 
-EMBEDDED_POLICY_MAX_TOKENS = int(EMBEDDED_PROFILE["sampling"]["max_tokens"])
-EMBEDDED_GRADER_MAX_TOKENS = int(EMBEDDED_PROFILE["node_sampling"]["evaluate"]["max_tokens"])
+# The embedded SmolLM2 answers HealthBench without a grammar and rambles to any cap: short caps keep an
+# evaluation on a laptop to minutes (the graph's own small-profile budgets are in state/profiles.py).
+EMBEDDED_POLICY_MAX_TOKENS = 384
+EMBEDDED_GRADER_MAX_TOKENS = 160
 PLOT_FILES = ("axes.png", "themes.png")  # what --plots writes (eval/reports/plots.py)
 POLICY_MAX_TOKENS = 40960  # paper Appendix B
 GRADER_MAX_TOKENS = 2048  # the reference's grader setting

@@ -21,7 +21,7 @@ class NodeContext:
     client: ChatClient
 
     def prompt(self, name: str) -> Prompt:
-        return load_prompt(name, self.config.prompts_dir)
+        return load_prompt(name, self.config.prompts_dir, self.config.prompt_set)
 
     @cached_property
     def system_messages(self) -> list[Message]:

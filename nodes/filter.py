@@ -51,8 +51,8 @@ def judge(
     return FilterVerdict(kept=True, reason=None, words=words)
 
 
-def make_filter(min_words: int, prompts_dir: Path | None = None):
-    echo = template_index(prompts_dir)
+def make_filter(min_words: int, prompts_dir: Path | None = None, prompt_set: str = "paper"):
+    echo = template_index(prompts_dir, prompt_set)
 
     async def filter_node(state: GraphState) -> dict[str, FilterVerdict]:
         refinement: Refinement = state["refinement"]

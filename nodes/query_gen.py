@@ -166,9 +166,9 @@ def clean_query(text: str, max_chars: int = 2000) -> str:
     return query
 
 
-def render_query_prompt(attrs: Attributes, prompts_dir: Path | None = None) -> str:
-    """The generator prompt for `attrs` (packaged template, or the one in `prompts_dir`)."""
-    return load_prompt(PROMPT_NAME, prompts_dir).render(
+def render_query_prompt(attrs: Attributes, prompts_dir: Path | None = None, prompt_set: str = "paper") -> str:
+    """The generator prompt for `attrs` (the packaged template of `prompt_set`, or the one in `prompts_dir`)."""
+    return load_prompt(PROMPT_NAME, prompts_dir, prompt_set).render(
         role=attrs.role,
         country=attrs.country,
         setting=attrs.setting,
@@ -187,7 +187,7 @@ async def generate_query(client: ChatClient, attrs: Attributes, config: RunConfi
     Reasoning the server returns separately is ignored; a reply cut off by max_tokens is rejected as
     `truncated`, since half a query is not a query.
     """
-    prompt = render_query_prompt(attrs, config.prompts_dir)
+    prompt = render_query_prompt(attrs, config.prompts_dir, config.prompt_set)
     completion = await client.chat([{"role": "user", "content": prompt}], config.sampling_for("query"))
     if completion.finish_reason == "length":
         raise QueryGenError(

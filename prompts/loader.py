@@ -15,6 +15,9 @@ SLOT = re.compile(r"<<([a-z_][a-z0-9_]*)>>")
 # Beside the module rather than importlib.resources.files("prompts"): a tests/prompts dir on sys.path
 # would otherwise resolve "prompts" to a namespace package with no templates in it.
 PACKAGED_DIR = Path(__file__).parent
+# The packaged template sets: the paper's (this folder) and, for small models, short templates without
+# worked examples in `small/` (a template it lacks falls back to the paper's).
+PROMPT_SETS = ("paper", "small")
 
 
 class PromptError(ValueError):
@@ -53,8 +56,9 @@ def _file_name(name: str) -> str:
 
 
 @lru_cache(maxsize=128)
-def load_prompt(name: str, prompts_dir: Path | None = None) -> Prompt:
-    """The template `name` from `prompts_dir` when it has that file, else from the package."""
+def load_prompt(name: str, prompts_dir: Path | None = None, prompt_set: str = "paper") -> Prompt:
+    """The template `name` from `prompts_dir` when it has that file, else the packaged one: from the
+    `prompt_set` folder (e.g. `small/`) when it has that file, else the paper's."""
     fname = _file_name(name)
     if prompts_dir is not None:
         override = Path(prompts_dir) / fname
@@ -65,6 +69,11 @@ def load_prompt(name: str, prompts_dir: Path | None = None) -> Prompt:
                 raise PromptError(f"prompt file {override} is not UTF-8 text") from None
         if not Path(prompts_dir).is_dir():
             raise PromptError(f"prompts_dir {prompts_dir} is not a directory; fix prompts_dir in your config")
+    if prompt_set not in PROMPT_SETS:
+        raise PromptError(f"unknown prompt set {prompt_set!r}; use one of {', '.join(PROMPT_SETS)}")
+    variant = PACKAGED_DIR / prompt_set / fname
+    if prompt_set != "paper" and variant.is_file():
+        return Prompt(name, variant.read_text(encoding="utf-8"), f"packaged {prompt_set}/{fname}")
     packaged = PACKAGED_DIR / fname
     if not packaged.is_file():
         raise PromptError(f"no prompt named {name!r}; known prompts: {', '.join(available())}")

@@ -96,12 +96,13 @@ class RunConfig(BaseModel):
     sampling: Sampling = Field(default_factory=lambda: Sampling(), description="Run-wide sampling (paper Appendix B).")
     node_sampling: dict[NodeName, SamplingOverride] = Field(default_factory=dict, description="Per-node sampling overrides.")
     prompts_dir: Path | None = Field(None, description="Directory whose *.txt files replace the packaged prompts of the same name.")
+    prompt_set: Literal["paper", "small"] = Field("paper", description="Packaged templates: paper (the paper's prompts) or small (short ones without worked examples, for small models); prompts_dir files still win.")
     system_prompt: str | None = Field(None, description="Prompt name (or None) used as the system turn of generate.")
     contgen_api: Literal["chat", "completions"] = Field("chat", description="ContGen through chat continue_final_message (vLLM) or raw completions.")
     chat_template: str = Field("chatml", description="Template (prompt name, .jinja) applied locally when contgen_api=completions.")
     evaluator_prefill: str | None = Field(None, description="Text the evaluators' answer is forced to start with (e.g. 'We should'), for small models that ignore the output format; continued like ContGen.")
     min_answer_words: int = Field(50, ge=0, description="Filter: answers shorter than this are dropped.")
-    profile: Literal["paper", "small"] = Field("paper", description="Named settings under YAML, env and flags: paper (Appendix B) or small (small-model budgets, prefill, query grammar).")
+    profile: Literal["paper", "small"] = Field("paper", description="Named settings under YAML, env and flags: paper (Appendix B) or small (small-model budgets, prefill, penalties, templates, grammars).")
 
     @field_validator("facets")
     @classmethod

@@ -1,29 +1,52 @@
 """Named settings profiles (`--profile NAME`, `profile: NAME` in the config), applied under YAML, env and flags.
 
 `paper`: the paper's Appendix B settings (the defaults). `small`: what a small model needs on any
-OpenAI-compatible server, and what the embedded SmolLM2-135M runs with: short budgets (it rambles up to any
-limit), evaluators pre-filled with "We should" (it ignores output formats), and a grammar that makes the
-query generator end with one question (vLLM's `structured_outputs`; servers without it ignore or refuse it).
+OpenAI-compatible server, and what the embedded SmolLM2-135M runs with:
+- the short packaged templates without worked examples (`prompts/small/`), which a small model would copy;
+- evaluators pre-filled with "We should" (it ignores output formats);
+- sampling that curbs loops (repetition and frequency penalties);
+- a grammar per node (state/grammars.py, vLLM's `structured_outputs`) that makes every output end on its
+  own: whole sentences for answers (the backbone's and a teacher's) and queries, 1-3 "We should …" lines
+  for the evaluators;
+- token budgets with room above what each grammar allows, so no call stops at its cap.
+A server without structured outputs ignores the grammars, or refuses them (each id then fails, typed, with
+the server's answer in one line).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from state.grammars import ANSWER, QUESTION, RATIONALES
+
 PROFILES = ("paper", "small")
-ONE_QUESTION = "[A-Z][A-Za-z0-9 ,.'()-]{30,300}[?]"
-QUERY_GRAMMAR: dict[str, Any] = {"node_sampling": {"query": {"extra_body": {"structured_outputs": {"regex": ONE_QUESTION}}}}}
+PENALTIES: dict[str, float] = {"repetition_penalty": 1.1, "frequency_penalty": 0.3}
+BUDGETS: dict[str, int] = {"query": 256, "generate": 512, "evaluate": 320, "refine": 512, "teacher": 512}
+GRAMMARS: dict[str, str] = {"query": QUESTION, "generate": ANSWER, "evaluate": RATIONALES, "refine": ANSWER,
+                            "teacher": ANSWER}
+
+
+def _node_sampling(grammars: bool) -> dict[str, Any]:
+    # A node's extra_body replaces the run-wide one, so each carries the penalties along with its grammar.
+    out: dict[str, Any] = {}
+    for node, tokens in BUDGETS.items():
+        body: dict[str, Any] = dict(PENALTIES)
+        if grammars:
+            body["structured_outputs"] = {"regex": GRAMMARS[node]}
+        out[node] = {"max_tokens": tokens, "extra_body": body}
+    return out
+
+
+# Engine-neutral: what any server honours (the embedded llama.cpp engine runs with these alone).
 SMALL_BUDGETS: dict[str, Any] = {
     "evaluator_prefill": "We should",
-    "sampling": {"max_tokens": 384},
-    "node_sampling": {"evaluate": {"max_tokens": 160}, "query": {"max_tokens": 160}},
+    "prompt_set": "small",
+    "sampling": {"max_tokens": max(BUDGETS.values()), "extra_body": dict(PENALTIES)},
+    "node_sampling": _node_sampling(grammars=False),
 }
-SMALL_PROFILE: dict[str, Any] = {
-    "evaluator_prefill": SMALL_BUDGETS["evaluator_prefill"],
-    "sampling": dict(SMALL_BUDGETS["sampling"]),
-    "node_sampling": {"evaluate": {"max_tokens": 160},
-                      "query": {"max_tokens": 160, **QUERY_GRAMMAR["node_sampling"]["query"]}},
-}
+# What a server with vLLM's structured outputs adds: the grammars (merged over SMALL_BUDGETS).
+SMALL_GRAMMARS: dict[str, Any] = {"node_sampling": _node_sampling(grammars=True)}
+SMALL_PROFILE: dict[str, Any] = {**SMALL_BUDGETS, **SMALL_GRAMMARS}
 SETTINGS: dict[str, dict[str, Any]] = {"paper": {}, "small": SMALL_PROFILE}
 FAR_BELOW = 4  # a served context this many times smaller than max_tokens suits the small profile
 

@@ -54,7 +54,7 @@ def template_tokens(config: RunConfig, stage: str) -> int:
     name = PROMPTS.get(stage)
     if name is None:
         return 0
-    return len(load_prompt(name, config.prompts_dir).text) // CHARS_PER_TOKEN
+    return len(load_prompt(name, config.prompts_dir, config.prompt_set).text) // CHARS_PER_TOKEN
 
 
 def plan(config: RunConfig, ids: list[int], queried: set[int]) -> list[StageLine]:

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
+from pathlib import Path
 
 from rich.console import Console
 from rich.live import Live
@@ -51,11 +52,15 @@ def calls_text(calls: dict[str, int], plain: bool = False) -> str:
 
 
 def summary_line(stats: Stats, elapsed_s: float, results: int, failures: int, db: object) -> str:
-    """The run's last line: what is stored, this session's elapsed time, throughput and outcome, what next."""
+    """The run's last line: what is stored, this session's elapsed time, throughput and outcome, what next
+    (the training data when this session kept records, else the report that says why not)."""
     rate = per_time(stats.done / elapsed_s if elapsed_s > 0 else 0.0, "ids")
+    report = f"python -m graph.report --db {db}"
+    after = (f"python -m training.data --db {db} --stage sr --out data/{Path(str(db)).stem}-sr (or {report})"
+             if stats.kept else report)
     return (f"stored: {results} results and {failures} failures in {db}; this session {stats.done} ids in "
             f"{duration(elapsed_s)} ({rate}): {stats.kept} kept, {stats.dropped} dropped, {stats.failed} failed. "
-            f"Next: python -m graph.report --db {db}")
+            f"Next: {after}")
 
 
 class Progress:

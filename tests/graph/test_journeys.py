@@ -12,7 +12,8 @@ import pytest
 from storekit import RULES, cli, count, digest, one_line_error, rows
 from stub_server import StubServer
 
-from state.profiles import ONE_QUESTION
+from state.grammars import QUESTION, RATIONALES
+from state.profiles import GRAMMARS
 
 ROOT = Path(__file__).parents[2]
 
@@ -23,20 +24,20 @@ def scripted(stub: StubServer) -> StubServer:
     return stub
 
 
-def test_profile_small_against_a_plain_server_sends_grammar_and_small_budgets(scripted: StubServer, tmp_path: Path) -> None:
+def test_profile_small_against_a_plain_server_sends_grammars_penalties_and_small_budgets(scripted: StubServer, tmp_path: Path) -> None:
     scripted.max_model_len = 2048
     db = tmp_path / "small.sqlite"
     proc = cli("graph.run", "--n", "2", "--db", str(db), "--base-url", scripted.url, "--profile", "small", check=True)
     assert "--profile small" not in proc.stderr  # no hint: the profile fits
-    query_calls = [r for r in scripted.requests if "structured_outputs" in json.dumps(r)]
-    assert len(query_calls) == 2, "each query-generation call carries the one-question grammar"
-    assert all(json.dumps(ONE_QUESTION) in json.dumps(r) and r["max_tokens"] <= 160 for r in query_calls)
-    assert max(r["max_tokens"] for r in scripted.requests) <= 384
-    evaluator = [r for r in scripted.requests if "Context to check" in json.dumps(r)]
-    assert evaluator and all(r["max_tokens"] <= 160 for r in evaluator)
-    assert any(m.get("content") == "We should" for r in evaluator for m in r["messages"])  # the prefill
+    assert all(r["structured_outputs"]["regex"] in GRAMMARS.values() and r["repetition_penalty"] == 1.1
+               and r["frequency_penalty"] == 0.3 and r["max_tokens"] <= 512 for r in scripted.requests)
+    query_calls = [r for r in scripted.requests if r["structured_outputs"]["regex"] == QUESTION]
+    assert len(query_calls) == 2 and all(r["max_tokens"] <= 256 for r in query_calls)
+    evaluator = [r for r in scripted.requests if r["messages"][-1] == {"role": "assistant", "content": "We should"}]
+    assert len(evaluator) == 6 and all(r["structured_outputs"]["regex"] == RATIONALES for r in evaluator)
+    assert all(r["max_tokens"] <= 320 and "Write one to three short lines" in json.dumps(r) for r in evaluator)
     config = json.loads(rows(db, "SELECT config FROM runs")[0][0])
-    assert config["profile"] == "small" and config["sampling"]["max_tokens"] == 384
+    assert config["profile"] == "small" and config["prompt_set"] == "small" and config["sampling"]["max_tokens"] == 512
 
     yaml_cfg = tmp_path / "small.yaml"
     yaml_cfg.write_text("profile: small\n")

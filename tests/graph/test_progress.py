@@ -78,7 +78,10 @@ def test_stats_of_workers_add_up_with_calls_per_stage() -> None:
 def test_summary_line_names_elapsed_throughput_outcome_and_next_command() -> None:
     line = summary_line(Stats(done=90, kept=80, dropped=7, failed=3), 120.0, 100, 3, "runs/a.sqlite")
     assert line == ("stored: 100 results and 3 failures in runs/a.sqlite; this session 90 ids in 0:02:00 "
-                    "(45 ids/min): 80 kept, 7 dropped, 3 failed. Next: python -m graph.report --db runs/a.sqlite")
+                    "(45 ids/min): 80 kept, 7 dropped, 3 failed. Next: python -m training.data --db runs/a.sqlite "
+                    "--stage sr --out data/a-sr (or python -m graph.report --db runs/a.sqlite)")
+    none_kept = summary_line(Stats(done=4, dropped=4), 60.0, 4, 0, "runs/b.sqlite")
+    assert none_kept.endswith("0 kept, 4 dropped, 0 failed. Next: python -m graph.report --db runs/b.sqlite")
 
 
 def test_plain_progress_lines_carry_timestamps_and_end_with_the_summary(tmp_path: Path) -> None:
@@ -96,4 +99,5 @@ def test_plain_progress_lines_carry_timestamps_and_end_with_the_summary(tmp_path
     assert "done 12/12 " in progress[-1] and " elapsed 0:00:" in progress[-1] and " calls " in progress[-1]
     assert lines[-1].startswith("stored: 12 results and 0 failures in ")
     assert re.search(r"this session 12 ids in \d:\d\d:\d\d \([\d.,]+ ids/(s|min)\): 12 kept, 0 dropped, 0 failed", lines[-1])
-    assert lines[-1].endswith(f"Next: python -m graph.report --db {db}")
+    assert lines[-1].endswith(f"Next: python -m training.data --db {db} --stage sr --out data/run-sr "
+                              f"(or python -m graph.report --db {db})")

@@ -20,10 +20,10 @@ import pytest
 import yaml
 from vllm_session import ROOT, VllmServer
 
-from graph.serve import vllm as serve_vllm
 from nodes.llm.client import LLMError
 from nodes.llm.http import HttpClient
 from state.config import EndpointConfig, Sampling
+from state.grammars import QUESTION
 
 # A CPU without AVX-512 serves the embedded model several times slower than one with it: allow for it.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
@@ -34,7 +34,7 @@ MINI = ROOT / "tests" / "eval" / "fixtures" / "mini.jsonl"
 THINK = r"<think>[A-Za-z ,.]{20,160}</think>[A-Za-z ,.]{40,300}"
 # A 135M generator rambles past any token cap (a typed `truncated` failure); this grammar makes it end its
 # query with a question mark instead, so that the graph has queries to work on.
-ONE_QUESTION = {"max_tokens": 160, "extra_body": {"structured_outputs": {"regex": serve_vllm.ONE_QUESTION}}}
+ONE_QUESTION = {"max_tokens": 160, "extra_body": {"structured_outputs": {"regex": QUESTION}}}
 
 
 def cli(*args: str, timeout: float = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

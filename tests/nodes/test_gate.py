@@ -150,6 +150,13 @@ def test_a_prompts_dir_override_replaces_the_packaged_template(tmp_path: Path) -
     assert not own.echoes("You are an experienced clinician. Below are a user's question, the")
 
 
+def test_a_small_profile_run_is_echo_checked_against_the_small_templates() -> None:
+    small = template_index(prompt_set="small")
+    copied = "As a doctor, name what the answer still needs to decide well, then act."
+    assert small.echoes(copied) and not template_index().echoes(copied)
+    assert gate_reason("q", "", copied + " " + ADVICE, CLEAN_CALLS, small) == "prompt_echo"
+
+
 # -- truncation --------------------------------------------------------------------------------------
 
 

@@ -169,3 +169,27 @@ def test_prompts_dir_check_catches_typos_and_slot_changes(tmp_path: Path) -> Non
         check_prompts_dir(tmp_path, frozenset({"mytemplate"}))
     with pytest.raises(PromptError, match="is not a directory"):
         check_prompts_dir(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("name", ["eval_decision", "eval_communication", "eval_safety", "refine_directref"])
+def test_small_set_keeps_the_slots_and_carries_no_worked_example(name: str) -> None:
+    small, paper = load_prompt(name, prompt_set="small"), load_prompt(name)
+    assert small.source == f"packaged small/{name}.txt" and small.slots == paper.slots
+    assert "we should" not in small.text.lower()  # nothing a small model could copy into a rationale
+    assert len(small.text.split()) < len(paper.text.split()) / 3
+
+
+def test_small_set_falls_back_to_the_paper_and_yields_to_prompts_dir(tmp_path: Path) -> None:
+    assert load_prompt("query_generation", prompt_set="small") == load_prompt("query_generation")
+    (tmp_path / "eval_safety.txt").write_text("Mine: <<question>> / <<response>>\n", encoding="utf-8")
+    assert load_prompt("eval_safety", tmp_path, "small").source == str(tmp_path / "eval_safety.txt")
+    with pytest.raises(PromptError, match="unknown prompt set 'tiny'"):
+        load_prompt("eval_safety", prompt_set="tiny")
+
+
+def test_small_evaluators_keep_their_facets_perspective() -> None:
+    text = {f: normalised(load_prompt(f"eval_{f}", prompt_set="small").text)
+            for f in ("decision", "communication", "safety")}
+    assert "missing" in text["decision"] or "left out" in text["decision"]
+    assert "patient or a professional" in text["communication"]
+    assert "risk" in text["safety"] and "urgent" in text["safety"]
