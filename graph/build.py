@@ -13,7 +13,7 @@ from langgraph.graph import END, START, StateGraph
 
 from nodes.context import NodeContext
 from nodes.evaluate import make_evaluator
-from nodes.filter import make_filter
+from nodes.filter import make_filter, run_settings
 from nodes.generate import make_generate
 from nodes.llm.client import ChatClient, LLMError, call_label
 from nodes.merge import merge
@@ -54,7 +54,7 @@ def build_graph(config: RunConfig, client: ChatClient) -> Any:
         builder.add_node(f"eval_{facet}", staged(f"eval_{facet}", make_evaluator(ctx, facet)))
     builder.add_node("merge", merge)
     builder.add_node(refiner, staged(refiner, make_contgen(ctx) if config.refiner == "contgen" else make_directref(ctx)))
-    builder.add_node("filter", make_filter(config.min_answer_words, config.prompts_dir, config.prompt_set))
+    builder.add_node("filter", make_filter(run_settings(config)))
 
     def route_after_merge(state: GraphState) -> RefineNode:
         return "filter" if "refinement" in state else refiner

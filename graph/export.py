@@ -27,7 +27,7 @@ from training.errors import InputError
 
 def export(db: Path, what: str, out: Path, gate: GateOptions | None = None) -> int:
     """Write the gated records to `out` atomically (a temporary file renamed at the end); returns the count."""
-    store_gate = StoreGate(gate or GateOptions())  # a bad gate option fails before anything is written
+    store_gate = StoreGate.for_store(db, gate or GateOptions())  # bad options or settings fail before any write
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = partial(out)
     count = 0

@@ -1,71 +1,49 @@
-"""Filter node: keep (q, t', r') only when the answer is real, long enough and parsed (paper App. C), and
-passes the data-quality gate (nodes/gate: truncated, repetition, prompt_echo)."""
+"""Filter node: keep (q, t', r') when the gate (nodes/gate/rules.py) finds no reason to drop it."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
-from nodes.gate.echo import EchoIndex, template_index
-from nodes.gate.rules import gate_reason
+from nodes.gate.echo import template_index
+from nodes.gate.rules import DEFAULT_MIN_WORDS, Record, Settings, first_reason
+from nodes.gate.text import count_words
+from state.config import RunConfig
 from state.graph_state import FacetVerdict, FilterVerdict, GraphState, Refinement
-
-REFUSAL = re.compile(
-    r"^\W*(?:i'?m sorry,? but |sorry,? )?i\s+(?:can(?:no|')t|cannot|am (?:not able|unable)|won'?t)\s+"
-    r"(?:help|assist|provide|answer|give)",
-    re.IGNORECASE,
-)
-
-
-def count_words(text: str) -> int:
-    return len(text.split())
 
 
 def judge(
     answer: str,
     verdicts: list[FacetVerdict],
-    min_words: int = 50,
+    min_words: int = DEFAULT_MIN_WORDS,
     *,
-    query: str = "",
+    query: str,
     reasoning: str = "",
     calls: Iterable[Mapping[str, Any]] = (),
-    echo: EchoIndex | None = None,
+    settings: Settings | None = None,
 ) -> FilterVerdict:
-    """Verdict for one triplet; the first failing rule names the reason (the paper's rules, then the gate's
-    over the calls that produced it; `echo` defaults to the packaged templates)."""
-    words = count_words(answer)
-    for v in verdicts:
-        if v.parse_error is not None:
-            return FilterVerdict(kept=False, reason=f"parse_failed:{v.facet}", words=words)
-    if words == 0:
-        return FilterVerdict(kept=False, reason="no_answer", words=0)
-    if REFUSAL.match(answer):
-        return FilterVerdict(kept=False, reason="refused", words=words)
-    if words < min_words:
-        return FilterVerdict(kept=False, reason="too_short", words=words)
-    gated = gate_reason(query, reasoning, answer, calls, echo or template_index())
-    if gated is not None:
-        return FilterVerdict(kept=False, reason=gated, words=words)
-    return FilterVerdict(kept=True, reason=None, words=words)
+    """Verdict for one triplet: the first gate rule that drops it names the reason (`settings` default to
+    the packaged templates and `min_words`)."""
+    settings = settings or Settings(echo=template_index(), min_answer_words=min_words)
+    record = Record(query=query, reasoning=reasoning, answer=answer, calls=tuple(calls),
+                    parse_errors=tuple((v.facet, v.parse_error) for v in verdicts))
+    reason = first_reason(record, settings)
+    return FilterVerdict(kept=reason is None, reason=reason, words=count_words(answer))
 
 
-def make_filter(min_words: int, prompts_dir: Path | None = None, prompt_set: str = "paper"):
-    echo = template_index(prompts_dir, prompt_set)
+def run_settings(config: RunConfig) -> Settings:
+    """The gate's settings in a run: its `min_answer_words` and the templates of its prompt set and
+    `prompts_dir` (what the dataset builder reads back from the stored config)."""
+    return Settings(echo=template_index(config.prompts_dir, config.prompt_set), min_answer_words=config.min_answer_words)
+
+
+def make_filter(settings: Settings):
 
     async def filter_node(state: GraphState) -> dict[str, FilterVerdict]:
         refinement: Refinement = state["refinement"]
         calls = [call.model_dump() for call in state.get("calls", [])]
-        verdict = judge(
-            refinement.answer,
-            state.get("verdicts", []),
-            min_words,
-            query=state["query"],
-            reasoning=refinement.reasoning,
-            calls=calls,
-            echo=echo,
-        )
+        verdict = judge(refinement.answer, state.get("verdicts", []), query=state["query"],
+                        reasoning=refinement.reasoning, calls=calls, settings=settings)
         return {"verdict": verdict}
 
     return filter_node

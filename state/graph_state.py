@@ -54,8 +54,8 @@ class FilterVerdict(BaseModel):
     kept: bool = Field(description="True when the triplet passes every filter.")
     reason: str | None = Field(
         None,
-        description="too_short | no_answer | refused | parse_failed:<facet> | truncated | repetition | prompt_echo; "
-        "None when kept.",
+        description="The first gate rule that drops it (one of nodes.gate.rules.REASONS; parse_failed:<facet> "
+        "names the facet); None when kept.",
     )
     words: int = Field(0, description="Words in the final answer.")
 

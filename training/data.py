@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from state.paths import clobbered_input, files_in
 from training.dataset.card import CardBuilder
-from training.dataset.filters import MIN_ANSWER_WORDS, split_of
+from training.dataset.filters import split_of
 from training.dataset.gate import GateOptions, StoreGate, add_gate_flags, gate_options
 from training.dataset.hub import check_repo, push
 from training.dataset.hub_card import write_readme
@@ -65,7 +65,7 @@ def build_dataset(
     if max_length is not None and not tokenizer:
         raise InputError("--max-length counts tokens: pass --tokenizer MODEL with it")
     _check_store(db_path, stage)  # before anything is created
-    store_gate = StoreGate(gate or GateOptions())
+    store_gate = StoreGate.for_store(db_path, gate or GateOptions())  # the run's settings, refused before any write
     counter = load_counter(tokenizer) if tokenizer else None
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
@@ -121,7 +121,7 @@ def _write(
         source_table=STAGE_TABLE[stage],
         store=str(db_path),
         store_runs=_store_runs(db_path),
-        filters={"min_answer_words": MIN_ANSWER_WORDS, "require_answer_part": True, "dedup": "query+answer"},
+        filters={**gate.settings_card, "require_answer_part": True, "dedup": "query+answer"},
         gate=gate.card(),
         split={"validation_fraction": validation_fraction, "salt": salt, "by": "sha256(salt:id)"},
         format="messages: user query, assistant '<think>\\nreasoning\\n</think>\\n\\nanswer'",

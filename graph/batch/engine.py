@@ -19,6 +19,7 @@ from graph.build import build_graph
 from graph.store.db import Store
 from graph.store.teachers import record_teacher
 from nodes.context import call_record
+from nodes.filter import run_settings
 from nodes.llm.client import ChatClient, EndpointsDown, LLMError, labelled
 from nodes.llm.factory import make_client
 from nodes.query_gen import QueryGenError, generate_query
@@ -130,7 +131,7 @@ class Engine:
         store.add("queries", (item_id, json.dumps(attributes), query))
         store.add("results", result_row(item_id, state, latency, query_call))
         if teacher is not None:
-            store.add("teacher", teacher_row(item_id, self._teacher_name, outcomes[1], self.config.min_answer_words,
+            store.add("teacher", teacher_row(item_id, self._teacher_name, outcomes[1], run_settings(self.config),
                                              query))
         if self.retry_failed:
             store.clear_failure(item_id)

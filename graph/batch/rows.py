@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from nodes.filter import judge
+from nodes.gate.rules import Settings
 from nodes.parsing import split_reasoning
 from state.config import FACETS
 
@@ -26,12 +27,12 @@ def result_row(item_id: int, state: dict[str, Any], latency_ms: float, query_cal
             int(verdict.kept), verdict.reason, json.dumps(usage), round(latency_ms, 1), json.dumps(raw))
 
 
-def teacher_row(item_id: int, name: str, completion: Any, min_words: int, query: str = "") -> tuple[Any, ...]:
+def teacher_row(item_id: int, name: str, completion: Any, settings: Settings, query: str) -> tuple[Any, ...]:
     """The teacher-table row of teacher `name`: its reasoning and answer, filtered like the paper's KD data and
     gated (nodes.gate) like the backbone's."""
     reasoning, answer = split_reasoning(completion.text, completion.reasoning)
     usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
              "finish_reason": completion.finish_reason}
-    verdict = judge(answer, [], min_words, query=query, reasoning=reasoning, calls=[usage])
+    verdict = judge(answer, [], query=query, reasoning=reasoning, calls=[usage], settings=settings)
     return (item_id, name, reasoning, answer, int(verdict.kept), verdict.reason, json.dumps(usage),
             round(completion.latency_ms, 1))

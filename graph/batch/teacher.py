@@ -21,6 +21,7 @@ from graph.store.db import Store
 from graph.store.owner import owned
 from graph.store.preflight import check_integrity
 from graph.store.teachers import record_teacher, unanswered
+from nodes.filter import run_settings
 from nodes.llm.client import ChatClient, EndpointsDown, LLMError, labelled
 from nodes.llm.factory import make_client
 from state.config import RunConfig
@@ -118,7 +119,7 @@ class TeacherStage:
             except LLMError:
                 self.stats.failed += 1
             else:
-                verdict_row = teacher_row(item_id, self.name, completion, self.config.min_answer_words, query)
+                verdict_row = teacher_row(item_id, self.name, completion, run_settings(self.config), query)
                 store.add("teacher", verdict_row)
                 self.stats.kept += verdict_row[4]
                 self.stats.dropped += 1 - verdict_row[4]

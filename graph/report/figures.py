@@ -83,11 +83,6 @@ def latency_percentiles(buckets: Mapping[int, int]) -> dict[str, float | None]:
     return out
 
 
-def count_words(text: str | None) -> int:
-    """Words as the filter counts them (whitespace-separated)."""
-    return len(text.split()) if text else 0
-
-
 def opening(line: str | None, words: int = OPENING_WORDS) -> str:
     """A rationale's opening: its first `words` words, lower-cased, punctuation dropped, so that
     "We should ask about current medications." and "we should ask about allergies" cluster together."""

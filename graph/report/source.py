@@ -11,7 +11,8 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
-from graph.report.figures import asks_question, count_words, opening
+from graph.report.figures import asks_question, opening
+from nodes.gate.text import count_words
 
 APP_ID = 0x4D755352  # graph.store's PRAGMA application_id ("MuSR")
 NEEDED = {"runs", "queries", "results", "failures"}

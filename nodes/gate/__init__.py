@@ -1,6 +1,5 @@
-"""The data-quality gate's per-record rules: small pure functions that each return keep (None) or a reason.
-
-`rules.gate_reason` composes them (truncated, repetition, prompt_echo); the filter node and the dataset
-builder both call it. Imports only `prompts` (to read the templates' fixed text) — never nodes.llm, graph
-or training.
+"""The data-quality gate: `rules` holds every per-record rule in one order and the one vocabulary of drop
+reasons; its parts are truncation, repetition, echo and the shared word unit (text). The filter node and
+the dataset builder both judge with `rules.first_reason`. Imports only `prompts` (to read the templates'
+fixed text) — never nodes.llm, graph or training.
 """

@@ -39,6 +39,12 @@ def words(text: str) -> list[str]:
     return [word for token in tokens for word in ((token,) if token.isalnum() else WORD.findall(token))]
 
 
+def count_words(text: str | None) -> int:
+    """Whitespace-separated words: the unit of `min_answer_words` (the paper's 50-word rule), of the run
+    report and of the data card. (`words` is the rules' finer unit for n-grams.)"""
+    return len(text.split()) if text else 0
+
+
 def grams(tokens: list[str], n: int) -> Iterator[Gram]:
     """Consecutive `n`-word windows as tuples (none when `tokens` is shorter than `n`)."""
     return zip(*(tokens[i:] for i in range(n)), strict=False)  # shorter tails end the windows

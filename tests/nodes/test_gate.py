@@ -19,7 +19,7 @@ from nodes.gate.repetition import (
     top_ngram_chars,
     top_ngrams_fail,
 )
-from nodes.gate.rules import gate_reason
+from nodes.gate.rules import AFTER_CALLS, CALLS, Record, Settings, first_reason
 from nodes.gate.text import WORD, grams, words
 from nodes.gate.truncation import cut_off, truncated
 from prompts.loader import load_prompt
@@ -45,6 +45,13 @@ BULLETED = """Here is how to manage a mild ankle sprain at home.
 ADVICE = ("A cough that lasts three weeks deserves a check-up. Drink warm fluids, rest, and avoid smoke. "
           "See a doctor soon if you cough blood, lose weight or have night sweats, because these need tests. ")
 CLEAN_CALLS = [{"node": "generate", "finish_reason": "stop"}, {"node": "refine_directref", "finish_reason": "stop"}]
+
+Q = "My child has had a fever since yesterday, what should I do?"
+
+
+def gate_reason(query: str, reasoning: str, answer: str, calls: list[dict[str, str]], echo: EchoIndex) -> str | None:
+    """The gate's own rules (truncated, repetition, prompt_echo), as the filter node applies them."""
+    return first_reason(Record(query, reasoning, answer, calls), Settings(echo=echo), CALLS + AFTER_CALLS)
 
 
 # -- repetition ----------------------------------------------------------------------------------------
@@ -184,9 +191,9 @@ def test_old_rows_without_finish_reason_fall_back_to_the_token_limit(call: dict,
 
 def test_judge_names_the_gate_reason_after_the_papers_rules() -> None:
     loop = ADVICE + "Please see a doctor if the pain continues for more than a week. " * 8
-    assert judge(loop, []).reason == "repetition"
-    assert judge(ADVICE * 2, [], calls=[{"finish_reason": "length"}]).reason == "truncated"
-    assert judge("too short " * 3, [], calls=[{"finish_reason": "length"}]).reason == "too_short"
+    assert judge(loop, [], query=Q).reason == "repetition"
+    assert judge(ADVICE * 2, [], calls=[{"finish_reason": "length"}], query=Q).reason == "truncated"
+    assert judge("too short " * 3, [], calls=[{"finish_reason": "length"}], query=Q).reason == "too_short"
     assert judge(BULLETED, [], query="ankle", calls=CLEAN_CALLS).kept
 
 
@@ -204,3 +211,15 @@ def test_the_gate_wing_imports_only_prompts_and_itself() -> None:
             for name in names:
                 if name.split(".")[0] in project:
                     assert name.startswith(("nodes.gate", "prompts")), f"{path.name} imports {name}"
+
+
+def test_too_short_counts_whitespace_words_like_count_words() -> None:
+    from nodes.gate.rules import too_short
+    from nodes.gate.text import count_words
+
+    index, rng = template_index(), random.Random(5)
+    for _ in range(5_000):
+        text = "".join(rng.choice(["a", " ", "\n", "\t", "bc", "  ", "é"]) for _ in range(rng.randint(0, 40)))
+        least = rng.randint(0, 12)
+        dropped = too_short(Record(Q, "", text), Settings(index, least)) is not None
+        assert dropped == (count_words(text) < least), (text, least)

@@ -10,8 +10,12 @@ from typing import Any
 import pytest
 
 from nodes.filter import judge, make_filter
+from nodes.gate.echo import template_index
+from nodes.gate.rules import Settings
 from nodes.merge import join_with_connectives, merge, merge_reasoning, ordered_rationales
 from state.graph_state import FacetVerdict, FilterVerdict, Generation, Refinement
+
+Q = "My child has had a fever since yesterday, what should I do?"
 
 
 def verdict(facet: str, *rationales: str, error: str | None = None) -> FacetVerdict:
@@ -124,18 +128,18 @@ def test_all_na_skips_refinement_with_r_prime_equal_to_r0() -> None:
 
 
 def test_49_words_is_too_short_and_50_is_kept() -> None:
-    assert judge(words(49), []) == FilterVerdict(kept=False, reason="too_short", words=49)
-    assert judge(words(50), []) == FilterVerdict(kept=True, reason=None, words=50)
+    assert judge(words(49), [], query=Q) == FilterVerdict(kept=False, reason="too_short", words=49)
+    assert judge(words(50), [], query=Q) == FilterVerdict(kept=True, reason=None, words=50)
 
 
 def test_min_words_is_configurable() -> None:
-    assert judge(words(10), [], min_words=10).kept
-    assert judge(words(9), [], min_words=10).reason == "too_short"
+    assert judge(words(10), [], min_words=10, query=Q).kept
+    assert judge(words(9), [], min_words=10, query=Q).reason == "too_short"
 
 
 @pytest.mark.parametrize("answer", ["", "   \n "])
 def test_no_answer(answer: str) -> None:
-    assert judge(answer, []) == FilterVerdict(kept=False, reason="no_answer", words=0)
+    assert judge(answer, [], query=Q) == FilterVerdict(kept=False, reason="no_answer", words=0)
 
 
 @pytest.mark.parametrize(
@@ -147,30 +151,30 @@ def test_no_answer(answer: str) -> None:
     ],
 )
 def test_refused(answer: str) -> None:
-    assert judge(answer + " " + words(60), []).reason == "refused"
+    assert judge(answer + " " + words(60), [], query=Q).reason == "refused"
 
 
 def test_an_answer_mentioning_inability_later_is_not_a_refusal() -> None:
     answer = "Keep the child drinking fluids. " + words(50) + " I cannot examine your child, so see a doctor."
-    assert judge(answer, []).kept
+    assert judge(answer, [], query=Q).kept
 
 
 def test_parse_failure_names_the_facet_and_wins_over_other_reasons() -> None:
     bad = verdict("safety", error="no 'We should …' line and no N/A")
-    assert judge(words(80), [DECISION, bad]) == FilterVerdict(
+    assert judge(words(80), [DECISION, bad], query=Q) == FilterVerdict(
         kept=False, reason="parse_failed:safety", words=80
     )
-    assert judge("", [bad]).reason == "parse_failed:safety"
+    assert judge("", [bad], query=Q).reason == "parse_failed:safety"
 
 
 def test_kept() -> None:
-    assert judge(words(120), [DECISION, COMMUNICATION, SAFETY]) == FilterVerdict(
+    assert judge(words(120), [DECISION, COMMUNICATION, SAFETY], query=Q) == FilterVerdict(
         kept=True, reason=None, words=120
     )
 
 
 def test_filter_node_judges_the_refined_answer() -> None:
-    node = make_filter(50)
+    node = make_filter(Settings(echo=template_index()))
     state = {
         "query": "q",
         "generation": Generation(answer=words(80)),

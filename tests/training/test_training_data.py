@@ -46,7 +46,7 @@ def test_kd_dataset_filters_dedups_and_cards(make_store: Make, tmp_path: Path) -
         "validation": card["counts"]["validation"],
     }
     assert card["counts"]["train"] + card["counts"]["validation"] == 8
-    assert card["dropped"] == {"duplicate": 1, "no_answer": 1, "short_answer": 1, "store:teacher_refused": 1}
+    assert card["dropped"] == {"duplicate": 1, "no_answer": 1, "too_short": 1, "store:teacher_refused": 1}
     assert card["store_runs"] == ["run-test"]
     assert card["length_words"]["answer"]["p5"] >= 50
     saved = json.loads((tmp_path / "kd" / "data_card.json").read_text())

@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
+from nodes.gate.echo import template_index
+from nodes.gate.rules import BEFORE_CALLS, Record, Settings, first_reason
+from nodes.gate.text import count_words
 from training.dataset.card import percentiles
-from training.dataset.filters import (
-    assistant_content,
-    dedup_key,
-    drop_reason,
-    split_of,
-    split_think,
-    word_count,
-)
+from training.dataset.filters import assistant_content, dedup_key, split_of, split_think
 
 FIFTY = " ".join(["word"] * 50)
 
 
 def test_word_count_splits_on_any_whitespace() -> None:
-    assert word_count("a  b\tc\nd") == 4
-    assert word_count("   ") == 0
+    assert count_words("a  b\tc\nd") == 4
+    assert count_words("   ") == 0
 
 
-def test_drop_reason_applies_the_papers_filters_in_order() -> None:
-    assert drop_reason("", "r", FIFTY) == "no_query"
-    assert drop_reason("q", "r", "   ") == "no_answer"
-    assert drop_reason("q", "r", " ".join(["word"] * 49)) == "short_answer"
-    assert drop_reason("q", "r", FIFTY) is None
-    assert drop_reason("q", "r </think> x", FIFTY) == "think_tag_in_text"
+def test_the_builders_text_rules_are_the_gates_in_its_order() -> None:
+    settings = Settings(echo=template_index())
+
+    def reason(query: str, reasoning: str, answer: str, words: int = 50) -> str | None:
+        return first_reason(Record(query, reasoning, answer), Settings(settings.echo, words), BEFORE_CALLS)
+
+    assert reason("", "r", FIFTY) == "no_query"
+    assert reason("q", "r", "   ") == "no_answer"
+    assert reason("q", "r", " ".join(["word"] * 49)) == "too_short"
+    assert reason("q", "r", " ".join(["word"] * 49), words=30) is None  # the run's own minimum
+    assert reason("q", "r", FIFTY) is None
+    assert reason("q", "r </think> x", FIFTY) == "think_tag_in_text"
 
 
 def test_split_think_separates_a_block_left_in_the_answer() -> None:
@@ -62,3 +64,16 @@ def test_percentiles_nearest_rank() -> None:
 
 def test_assistant_content_layout() -> None:
     assert assistant_content(" why ", " so ") == "<think>\nwhy\n</think>\n\nso"
+
+
+def test_one_vocabulary_for_the_run_the_builder_and_the_readme() -> None:
+    from pathlib import Path
+
+    from nodes.gate.rules import REASONS, RULES, STORE_REASONS
+    from training.dataset import decontam, neardup
+
+    assert len(RULES) == len(REASONS)
+    assert {neardup.REASON, decontam.REASON, "duplicate"} == set(STORE_REASONS)
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### Drop reasons", 1)[1].split("\n## ", 1)[0]
+    assert all(f"`{reason}" in table for reason in (*REASONS, *STORE_REASONS, "store:"))

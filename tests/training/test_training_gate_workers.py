@@ -103,11 +103,11 @@ def test_workers_decide_exactly_as_one_process(tmp_path: Path, stage: str) -> No
 
 
 STOPPED_EARLY = """
-judge, conn = StoreGate(GateOptions()).row_judge(), open_store(store)
+judge, conn = StoreGate.for_store(store, GateOptions()).row_judge(), open_store(store)
 stream = gate_workers.judged(iter_stage_rows(conn, "sr"), judge, workers=2)
 chunk, first = next(stream)
 assert len(multiprocessing.active_children()) == 2, multiprocessing.active_children()
-assert len(first.paper) == sum(row.kept for row in chunk)
+assert len(first.before) == sum(row.kept for row in chunk)
 stream.close()  # a consumer that stops early (an error while writing, Ctrl-C)
 assert multiprocessing.active_children() == [], multiprocessing.active_children()
 judged = list(gate_workers.judged(iter_stage_rows(conn, "sr"), judge, workers=2))
@@ -124,7 +124,7 @@ BESIDE_A_THREAD = """
 stop = threading.Event()
 other = threading.Thread(target=stop.wait)
 other.start()
-stream = gate_workers.judged(iter_stage_rows(open_store(store), "sr"), StoreGate(GateOptions()).row_judge(), 2)
+stream = gate_workers.judged(iter_stage_rows(open_store(store), "sr"), StoreGate.for_store(store, GateOptions()).row_judge(), 2)
 next(stream)
 assert multiprocessing.active_children() == []  # judged in this process
 assert sum(1 for _ in stream) > 0
@@ -142,7 +142,7 @@ SIGNALLED_WORKERS = """
 import signal, time
 heard = []
 signal.signal(signal.SIGTERM, lambda *_: heard.append(os.getpid()))  # as graph.export's handler would be
-judge = StoreGate(GateOptions()).row_judge()
+judge = StoreGate.for_store(store, GateOptions()).row_judge()
 for sig in (signal.SIGINT, signal.SIGTERM):
     stream = gate_workers.judged(iter_stage_rows(open_store(store), "sr"), judge, 2)
     next(stream), next(stream)  # a result from each worker: both have set their handlers
@@ -185,7 +185,7 @@ class Failing:
 
 try:
     list(gate_workers.judged(iter_stage_rows(open_store(store), "sr"),
-                             Failing(StoreGate(GateOptions()).row_judge(), os.getpid()), 2))
+                             Failing(StoreGate.for_store(store, GateOptions()).row_judge(), os.getpid()), 2))
 except RuntimeError as exc:
     print(exc)
 assert multiprocessing.active_children() == []
@@ -213,7 +213,7 @@ def test_a_bad_worker_count_is_refused_before_anything_is_written(tmp_path: Path
 
 KILLED_BUILDER = """
 import time
-stream = gate_workers.judged(iter_stage_rows(open_store(store), "sr"), StoreGate(GateOptions()).row_judge(), 2)
+stream = gate_workers.judged(iter_stage_rows(open_store(store), "sr"), StoreGate.for_store(store, GateOptions()).row_judge(), 2)
 next(stream)
 print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
 time.sleep(600)

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from training.dataset.filters import CLOSE_TAG, OPEN_TAG, word_count
+from nodes.gate.text import count_words
+from training.dataset.filters import CLOSE_TAG, OPEN_TAG
 
 PERCENTILES = (5, 50, 95, 100)
 EXAMPLE_IDS = 5  # ids kept per drop reason, for `graph.trace --db STORE ID`
@@ -52,9 +53,9 @@ class CardBuilder:
             self.tokens.append(tokens)
         query = record["messages"][0]["content"]
         reasoning, _, answer = record["messages"][-1]["content"].partition(CLOSE_TAG)
-        self.lengths["query"].append(word_count(query))
-        self.lengths["reasoning"].append(word_count(reasoning.replace(OPEN_TAG, "")))
-        self.lengths["answer"].append(word_count(answer))
+        self.lengths["query"].append(count_words(query))
+        self.lengths["reasoning"].append(count_words(reasoning.replace(OPEN_TAG, "")))
+        self.lengths["answer"].append(count_words(answer))
 
     def token_section(self, tokenizer: str, max_length: int | None) -> dict[str, Any]:
         """Token-length percentiles and how many records exceed `max_length` (training drops those)."""

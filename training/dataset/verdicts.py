@@ -1,8 +1,8 @@
 """What a row's own text decides, judged a chunk at a time (in worker processes for a large store:
 `training.dataset.workers`).
 
-Everything here depends on one row alone: the paper's filters, the repetition and prompt-echo rules, the
-exact-duplicate key, HealthBench overlap and the query's MinHash signature. What depends on earlier rows
+Everything here depends on one row alone: the gate's text rules (nodes/gate/rules.py, with the run's own
+settings), the exact-duplicate key, HealthBench overlap and the query's MinHash signature. What depends on earlier rows
 (is the key or a near copy already kept?) and the `truncated` rule (it reads the calls, which are not worth
 sending) stay in the builder's process, in id order (`training.dataset.records`), so a build decides the
 same with or without workers.
@@ -15,10 +15,9 @@ from functools import cached_property
 
 import numpy as np
 
-from nodes.gate.echo import EchoIndex
-from nodes.gate.rules import text_reason
+from nodes.gate.rules import AFTER_CALLS, BEFORE_CALLS, Record, Settings, first_reason
 from training.dataset.decontam import Decontaminator
-from training.dataset.filters import dedup_key, drop_reason, split_think
+from training.dataset.filters import dedup_key, split_think
 from training.dataset.neardup import Signer
 from training.dataset.store import StageRow
 
@@ -29,8 +28,8 @@ Texts = tuple[str, str, str]  # a kept row's query, stored reasoning and stored 
 class Verdicts:
     """One chunk's per-row results, in the order of the texts judged (kept rows only)."""
 
-    paper: list[str | None]  # the paper's filters (`filters.drop_reason`); None: passed
-    rule: list[str | None]  # repetition or prompt_echo, for rows the paper's filters passed
+    before: list[str | None]  # the gate's rules tried before `truncated` (nodes.gate.rules.BEFORE_CALLS); None: passed
+    after: list[str | None]  # those tried after it (repetition, prompt_echo), for rows `before` passed
     keys: list[bytes]  # exact-duplicate keys
     contaminated: list[bool]
     band_keys: np.ndarray  # per row, one uint64 key per LSH band (no columns when near-dedup is off)
@@ -46,28 +45,29 @@ class Verdicts:
 class RowJudge:
     """The per-row steps of one build, picklable so worker processes can hold a copy."""
 
-    rules: bool
-    echo: EchoIndex
+    rules: bool  # False: only the rules before `truncated` (bench/gate.py measures the gate this way)
+    settings: Settings
     bench: Decontaminator | None
     signer: Signer | None
 
     def __call__(self, texts: list[Texts]) -> Verdicts:
-        paper: list[str | None] = []
-        rule: list[str | None] = []
+        before: list[str | None] = []
+        after: list[str | None] = []
         keys: list[bytes] = []
         contaminated: list[bool] = []
         for query, stored_reasoning, stored_answer in texts:
             reasoning, answer = split_think(stored_reasoning, stored_answer)
-            paper.append(drop_reason(query, reasoning, answer))
-            passed = paper[-1] is None
-            rule.append(text_reason(query, reasoning, answer, self.echo) if passed and self.rules else None)
+            record = Record(query, reasoning, answer)
+            before.append(first_reason(record, self.settings, BEFORE_CALLS))
+            passed = before[-1] is None
+            after.append(first_reason(record, self.settings, AFTER_CALLS) if passed and self.rules else None)
             keys.append(dedup_key(query, answer))
             contaminated.append(passed and self.bench is not None and self.bench.contaminated(query))
         if self.signer is None:
             none = np.empty((len(texts), 0), dtype=np.uint8)
-            return Verdicts(paper, rule, keys, contaminated, none, none)
+            return Verdicts(before, after, keys, contaminated, none, none)
         band_keys, lows = self.signer.sign([t[0] for t in texts])
-        return Verdicts(paper, rule, keys, contaminated, band_keys, lows)
+        return Verdicts(before, after, keys, contaminated, band_keys, lows)
 
 
 def kept_texts(chunk: list[StageRow]) -> list[Texts]:
