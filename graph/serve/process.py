@@ -76,7 +76,7 @@ class _Tail:
         return self.lines[-1] if self.lines else "(no output)"
 
 
-def _parent_death_hook() -> Callable[[], None] | None:
+def parent_death_hook() -> Callable[[], None] | None:
     """A pre-exec hook asking Linux to SIGTERM the child if this process dies without cleaning up.
     Armed only from the main thread: the signal follows the forking thread, not the process."""
     if sys.platform != "linux" or threading.current_thread() is not threading.main_thread():
@@ -151,7 +151,7 @@ class ServerProcess:
             stderr=subprocess.PIPE,
             env=env,
             start_new_session=True,
-            preexec_fn=_parent_death_hook(),
+            preexec_fn=parent_death_hook(),
         )
         assert self._proc.stderr is not None
         self._tail = _Tail(self._proc.stderr, self.echo)

@@ -1,0 +1,76 @@
+"""The stages of an experiment: each a name, the project's own command line (a command a person could type),
+the spec fields it reads, the stages it depends on, the user files it reads and the outputs it writes.
+
+Data stages (this module): graphs (queries, answers, self-evaluation and refinement: `graph.run`), teacher
+answers (`graph.run` on the same store with the teacher), and the KD and SR datasets (`training.data`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from experiments.spec import Endpoint, ModelRef, Spec
+
+STORE = "run.sqlite"
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    argv: list[str]  # after `python -m`
+    reads: dict[str, Any]  # the spec fields it depends on, by dotted name
+    outputs: list[Path]
+    depends_on: list[str] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)  # user-given files it reads (fingerprinted by size and mtime)
+    needs_server: bool = False  # the embedded model, when a role it calls is `embedded`
+    grows: tuple[str, ...] = ()  # spec fields whose increase the command continues from (kept outputs)
+
+    def command(self) -> str:
+        """The line a person would type."""
+        return " ".join(["python", "-m", *(arg if arg and " " not in arg else repr(arg) for arg in self.argv)])
+
+
+def endpoint_args(flag: str, model_flag: str, ref: ModelRef | None, embedded_url: str) -> list[str]:
+    """`--base-url URL [--model M]` for a role (the embedded server's URL for `embedded`)."""
+    if ref is None:
+        return []
+    if isinstance(ref, Endpoint):
+        return [flag, ref.url, *([model_flag, ref.model] if ref.model else [])]
+    return [flag, embedded_url]
+
+
+def dump(ref: ModelRef | None) -> Any:
+    return ref.model_dump() if isinstance(ref, Endpoint) else ref
+
+
+def data_stages(spec: Spec, out: Path, embedded_url: str) -> list[Stage]:
+    """graphs, teacher (when the table has KD rows), kd_data and sr_data, in order."""
+    store = out / STORE
+    run = spec.run
+    embedded = [role for role in ("backbone", "generator", "teacher") if getattr(spec.models, role) == "embedded"]
+    argv = ["graph.run", "--db", str(store), "--n", str(run.n), "--seed", str(run.seed), "--profile", run.profile,
+            "--refiner", run.refiner, "--facets", ",".join(run.facets),
+            *endpoint_args("--base-url", "--model", spec.models.backbone, embedded_url),
+            *endpoint_args("--generator-base-url", "--generator-model", spec.models.generator, embedded_url),
+            *(["--concurrency", str(run.concurrency)] if run.concurrency else [])]
+    reads = {"run": run.model_dump(), "models.backbone": dump(spec.models.backbone),
+             "models.generator": dump(spec.models.generator)}
+    stages = [Stage("graphs", argv, reads, [store], needs_server=bool({"backbone", "generator"} & set(embedded)),
+                    grows=("run.n",))]
+    if spec.needs_teacher() and spec.models.teacher is not None:
+        teacher = ["graph.run", "--db", str(store),
+                   *endpoint_args("--base-url", "--model", spec.models.backbone, embedded_url),
+                   *endpoint_args("--teacher-base-url", "--teacher-model", spec.models.teacher, embedded_url)]
+        stages.append(Stage("teacher", teacher, {"models.teacher": dump(spec.models.teacher)}, [store],
+                            depends_on=["graphs"], needs_server="teacher" in embedded or "backbone" in embedded))
+        stages.append(dataset("kd", store, out, ["teacher"]))
+    stages.append(dataset("sr", store, out, ["graphs"]))
+    return stages
+
+
+def dataset(stage: str, store: Path, out: Path, after: list[str]) -> Stage:
+    target = out / "data" / stage
+    argv = ["training.data", "--db", str(store), "--stage", stage, "--out", str(target)]
+    return Stage(f"{stage}_data", argv, {}, [target / "train.jsonl", target / "data_card.json"], depends_on=after)

@@ -1,0 +1,49 @@
+"""The laptop spec's data stages on the real embedded model (vLLM on this CPU): a store, teacher answers and
+non-empty KD and SR datasets, the server stopped afterwards, and a second run that skips every stage."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+ROOT = Path(__file__).parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_the_laptop_spec_writes_a_store_and_both_datasets(tmp_path: Path) -> None:
+    port, out = free_port(), tmp_path / "exp"
+    env = {**os.environ, "MUSER_EMBEDDED_PORT": str(port)}
+    cmd = [sys.executable, "-m", "experiments.run", "experiments/specs/laptop.yaml", "--out", str(out)]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert not listening(port), "the runner stops the embedded server it started"
+    stages = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["stages"]
+    assert [name for name, s in stages.items() if s["status"] == "done"] == ["graphs", "teacher", "kd_data", "sr_data"]
+    for stage in ("kd", "sr"):
+        card = json.loads((out / "data" / stage / "data_card.json").read_text(encoding="utf-8"))
+        assert card["counts"]["written"] >= 1, (stage, card["dropped"])
+        assert card["filters"]["prompt_set"] == "small"
+
+    start = time.monotonic()
+    again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and again.stdout.count("skip ") == 4, again.stdout + again.stderr
+    assert time.monotonic() - start < 30 and "starting the embedded model" not in again.stdout

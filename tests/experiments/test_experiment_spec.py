@@ -1,0 +1,67 @@
+"""The experiment spec: checked whole before anything runs, with one line naming what is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from experiments.spec import SpecError, load_spec
+
+LAPTOP = Path(__file__).parents[2] / "experiments" / "specs" / "laptop.yaml"
+
+
+def write(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(data) if not isinstance(data, str) else data, encoding="utf-8")
+    return path
+
+
+def laptop() -> dict:
+    return yaml.safe_load(LAPTOP.read_text(encoding="utf-8"))
+
+
+def test_the_laptop_spec_loads_with_every_later_field() -> None:
+    spec = load_spec(LAPTOP)
+    assert spec.name == "laptop" and spec.run.profile == "small" and spec.models.teacher == "embedded"
+    assert spec.train.kd and spec.train.kd.recipe == "smollm2-135m/kd.yaml" and spec.eval.n == 8
+    assert spec.rows == ["base", "+SR", "+KD", "+KD+SR"]
+
+
+@pytest.mark.parametrize(("change", "needle"), [
+    (lambda d: d["run"].update(nn=3), "run.nn: unknown key"),
+    (lambda d: d.update(extra=1), "extra: unknown key"),
+    (lambda d: d["run"].update(n=0), "run.n: Input should be greater than or equal to 1"),
+    (lambda d: d.update(version=2), "version 2 is not known"),
+    (lambda d: d.pop("version"), "version: Field required"),
+    (lambda d: d["models"].update(backbone="http://x"), "models.backbone"),
+    (lambda d: d["models"].update(backbone={"url": "gpu1:8000"}), "must start with http"),
+    (lambda d: d["train"]["kd"].update(recipe="nope.yaml"), "no recipe 'nope.yaml'"),
+    (lambda d: d["models"].pop("teacher"), "need models.teacher"),
+    (lambda d: d["run"].update(refiner="best"), "run.refiner"),
+    (lambda d: d.update(rows=["base", "+XY"]), "rows.1"),
+    (lambda d: d.update(name="a b"), "name"),
+])
+def test_a_bad_spec_is_refused_in_one_line_naming_the_field(tmp_path: Path, change, needle: str) -> None:
+    data = laptop()
+    change(data)
+    with pytest.raises(SpecError) as err:
+        load_spec(write(tmp_path, data))
+    assert needle in str(err.value) and "\n" not in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize(("text", "needle"), [("- a\n- b\n", "expected a mapping"), ("a: [", "not a readable YAML")])
+def test_not_a_spec(tmp_path: Path, text: str, needle: str) -> None:
+    with pytest.raises(SpecError, match=needle):
+        load_spec(write(tmp_path, text))
+    with pytest.raises(SpecError, match="no such file"):
+        load_spec(tmp_path / "missing.yaml")
+
+
+def test_endpoints_and_no_teacher_without_kd_rows(tmp_path: Path) -> None:
+    data = laptop()
+    data["models"] = {"backbone": {"url": "http://gpu1:8000/v1/", "model": "qwen"}}
+    data["rows"] = ["base", "+SR"]
+    spec = load_spec(write(tmp_path, data))
+    assert spec.models.backbone.url == "http://gpu1:8000/v1" and not spec.needs_teacher()  # type: ignore[union-attr]
