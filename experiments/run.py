@@ -17,6 +17,7 @@ from pathlib import Path
 
 from experiments.manifest import ExperimentError, Manifest, locked
 from experiments.runner import execute, plan
+from experiments.servers import factories
 from experiments.spec import SpecError, load_spec
 from experiments.stages import data_stages
 from graph.serve.process import DEFAULT_PORT, ServeError
@@ -39,13 +40,6 @@ def embedded_port() -> int:
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise ExperimentError(f"MUSER_EMBEDDED_PORT={raw!r} must be a port number")
     return int(raw)
-
-
-def embedded(port: int):  # type: ignore[no-untyped-def]
-    """A factory for the embedded server's context (started on first use, stopped when the runner ends)."""
-    from graph.serve.embedded import embedded_server
-
-    return lambda: embedded_server(port=port, log=lambda m: print(m, flush=True))
 
 
 @contextlib.contextmanager
@@ -79,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             steps = plan(stages, manifest)
             print(f"experiment {spec.name} in {out}: {sum(s.action != 'skip' for s in steps)} of {len(steps)} stages to run",
                   flush=True)
-            execute(steps, manifest, out, embedded(port), log=lambda m: print(m, flush=True))
+            log = lambda m: print(m, flush=True)  # noqa: E731
+            execute(steps, manifest, out, factories(spec, port, log), log=log)
         print(f"experiment {spec.name}: every stage done; manifest {out / 'manifest.json'}", flush=True)
         return 0
     except (SpecError, ExperimentError, ServeError) as exc:

@@ -91,8 +91,10 @@ def set_aside(step: Step, out: Path, log: Any) -> None:
             log(f"  moved {path} to {target}")
 
 
-def execute(steps: list[Step], manifest: Manifest, out: Path, server: Any, log: Any = print) -> None:
-    """Run the steps in order (the embedded server started once, when a step to run needs it)."""
+def execute(steps: list[Step], manifest: Manifest, out: Path, servers: dict[str, Any], log: Any = print) -> None:
+    """Run the steps in order; each server a step needs (`servers`: key → context factory) is started once,
+    before the first step to run that needs it, and stopped at the end."""
+    started: set[str] = set()
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
@@ -105,9 +107,10 @@ def execute(steps: list[Step], manifest: Manifest, out: Path, server: Any, log: 
             old = manifest.stages.get(stage.name, {})
             if step.action == "redo" and stage.grows and not grows_only(step, old):
                 set_aside(step, out, log)
-            if stage.needs_server and server is not None:
-                stack.enter_context(server())
-                server = None
+            for key in stage.servers:
+                if key not in started:
+                    stack.enter_context(servers[key]())
+                    started.add(key)
             run_stage(step, manifest, logs / f"{stage.name}.log", log)
 
 

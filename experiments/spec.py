@@ -41,7 +41,19 @@ class Endpoint(Strict):
         return url.rstrip("/")
 
 
-ModelRef = Annotated[Literal["embedded"] | Endpoint, Field(description="'embedded' (SmolLM2 on this CPU) or {url, model}.")]
+class Served(Strict):
+    """A model the runner serves with vLLM on this machine for the experiment's stages, then stops."""
+
+    serve: str = Field(min_length=1, description="A Hugging Face model name or a local model directory.")
+    port: int = Field(8800, ge=1024, le=65535, description="Port on 127.0.0.1.")
+    args: list[str] = Field(default_factory=list, description="Extra vLLM arguments, e.g. [--tensor-parallel-size, '4'].")
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+
+ModelRef = Annotated[Literal["embedded"] | Endpoint | Served,
+                     Field(description="'embedded' (SmolLM2 on this CPU), {url, model} or {serve, port, args}.")]
 
 
 class Models(Strict):
@@ -119,6 +131,10 @@ def load_spec(path: Path) -> Spec:
         err = max(errors, key=lambda e: len(e["loc"]))  # the deepest: inside a union, the branch that fits best
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
         raise SpecError(f"spec {path}: {where(err['loc'])}: {msg}; fix the spec") from None
+    served: dict[int, Served] = {}
+    for ref in (spec.models.backbone, spec.models.generator, spec.models.teacher, spec.eval.grader):
+        if isinstance(ref, Served) and served.setdefault(ref.port, ref) != ref:
+            raise SpecError(f"spec {path}: two served models on port {ref.port}; give each its own port")
     if spec.needs_teacher() and spec.models.teacher is None:
         raise SpecError(f"spec {path}: rows {', '.join(r for r in spec.rows if 'KD' in r)} need models.teacher; "
                         "name a teacher or drop those rows")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from experiments.spec import Endpoint, ModelRef, Spec
+from experiments.spec import Endpoint, ModelRef, Served, Spec
 
 STORE = "run.sqlite"
 
@@ -24,7 +24,7 @@ class Stage:
     outputs: list[Path]
     depends_on: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)  # user-given files it reads (fingerprinted by size and mtime)
-    needs_server: bool = False  # the embedded model, when a role it calls is `embedded`
+    servers: tuple[str, ...] = ()  # what the runner must serve first: "embedded" or a served model's "serve:PORT"
     grows: tuple[str, ...] = ()  # spec fields whose increase the command continues from (kept outputs)
 
     def command(self) -> str:
@@ -38,18 +38,29 @@ def endpoint_args(flag: str, model_flag: str, ref: ModelRef | None, embedded_url
         return []
     if isinstance(ref, Endpoint):
         return [flag, ref.url, *([model_flag, ref.model] if ref.model else [])]
-    return [flag, embedded_url]
+    return [flag, ref.url() if isinstance(ref, Served) else embedded_url]
+
+
+def server_key(ref: ModelRef | None) -> str | None:
+    """The runner's name for the server a role needs it to start (None: the role's server is the user's)."""
+    if isinstance(ref, Served):
+        return f"serve:{ref.port}"
+    return "embedded" if ref == "embedded" else None
+
+
+def servers(*refs: ModelRef | None) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(key for ref in refs if (key := server_key(ref))))
 
 
 def dump(ref: ModelRef | None) -> Any:
-    return ref.model_dump() if isinstance(ref, Endpoint) else ref
+    return ref.model_dump() if isinstance(ref, Endpoint | Served) else ref
 
 
 def data_stages(spec: Spec, out: Path, embedded_url: str) -> list[Stage]:
     """graphs, teacher (when the table has KD rows), kd_data and sr_data, in order."""
     store = out / STORE
     run = spec.run
-    embedded = [role for role in ("backbone", "generator", "teacher") if getattr(spec.models, role) == "embedded"]
+    models = spec.models
     argv = ["graph.run", "--db", str(store), "--n", str(run.n), "--seed", str(run.seed), "--profile", run.profile,
             "--refiner", run.refiner, "--facets", ",".join(run.facets),
             *endpoint_args("--base-url", "--model", spec.models.backbone, embedded_url),
@@ -57,14 +68,14 @@ def data_stages(spec: Spec, out: Path, embedded_url: str) -> list[Stage]:
             *(["--concurrency", str(run.concurrency)] if run.concurrency else [])]
     reads = {"run": run.model_dump(), "models.backbone": dump(spec.models.backbone),
              "models.generator": dump(spec.models.generator)}
-    stages = [Stage("graphs", argv, reads, [store], needs_server=bool({"backbone", "generator"} & set(embedded)),
+    stages = [Stage("graphs", argv, reads, [store], servers=servers(models.backbone, models.generator),
                     grows=("run.n",))]
     if spec.needs_teacher() and spec.models.teacher is not None:
         teacher = ["graph.run", "--db", str(store),
                    *endpoint_args("--base-url", "--model", spec.models.backbone, embedded_url),
                    *endpoint_args("--teacher-base-url", "--teacher-model", spec.models.teacher, embedded_url)]
         stages.append(Stage("teacher", teacher, {"models.teacher": dump(spec.models.teacher)}, [store],
-                            depends_on=["graphs"], needs_server="teacher" in embedded or "backbone" in embedded))
+                            depends_on=["graphs"], servers=servers(models.backbone, models.teacher)))
         stages.append(dataset("kd", store, out, ["teacher"]))
     stages.append(dataset("sr", store, out, ["graphs"]))
     return stages

@@ -47,3 +47,25 @@ def test_the_laptop_spec_writes_a_store_and_both_datasets(tmp_path: Path) -> Non
     again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and again.stdout.count("skip ") == 4, again.stdout + again.stderr
     assert time.monotonic() - start < 30 and "starting the embedded model" not in again.stdout
+
+
+def test_a_model_the_spec_serves_is_started_for_its_stages_and_stopped(tmp_path: Path) -> None:
+    """`serve:` a local model directory (here the embedded SmolLM2's, converted once) with vLLM on a port of
+    its own: the runner starts it before the first stage that calls it and stops it at the end."""
+    from graph.serve.vllm import embedded_model_dir
+
+    port, out = free_port(), tmp_path / "exp"
+    spec = tmp_path / "served.yaml"
+    spec.write_text(json.dumps({
+        "version": 1, "name": "served", "rows": ["base", "+SR"],
+        "models": {"backbone": {"serve": str(embedded_model_dir()), "port": port}},
+        "run": {"n": 3, "profile": "small", "concurrency": 3}}), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "MUSER_EMBEDDED_PORT"}
+    proc = subprocess.run([sys.executable, "-m", "experiments.run", str(spec), "--out", str(out)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert f"on http://127.0.0.1:{port}/v1" in proc.stdout and "stopped" in proc.stdout
+    assert not listening(port)
+    stages = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["stages"]
+    assert list(stages) == ["graphs", "sr_data"] and f"--base-url http://127.0.0.1:{port}/v1" in stages["graphs"]["command"]
+    assert all(s["status"] == "done" for s in stages.values())

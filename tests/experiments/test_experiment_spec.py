@@ -65,3 +65,17 @@ def test_endpoints_and_no_teacher_without_kd_rows(tmp_path: Path) -> None:
     data["rows"] = ["base", "+SR"]
     spec = load_spec(write(tmp_path, data))
     assert spec.models.backbone.url == "http://gpu1:8000/v1" and not spec.needs_teacher()  # type: ignore[union-attr]
+
+
+def test_a_served_model_gets_its_own_port_and_url(tmp_path: Path) -> None:
+    from experiments.stages import data_stages
+
+    data = laptop()
+    data["models"]["teacher"] = {"serve": "my-org/teacher-7b", "port": 8811, "args": ["--max-model-len", "4096"]}
+    spec = load_spec(write(tmp_path, data))
+    graphs, teacher, *_ = data_stages(spec, tmp_path / "exp", "http://127.0.0.1:8765/v1")
+    assert graphs.servers == ("embedded",) and teacher.servers == ("embedded", "serve:8811")
+    assert "--teacher-base-url http://127.0.0.1:8811/v1" in teacher.command()
+    data["eval"]["grader"] = {"serve": "my-org/grader", "port": 8811}
+    with pytest.raises(SpecError, match="two served models on port 8811"):
+        load_spec(write(tmp_path, data))
