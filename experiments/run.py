@@ -20,6 +20,7 @@ from experiments.runner import execute, plan
 from experiments.servers import factories
 from experiments.spec import SpecError, load_spec
 from experiments.stages import data_stages
+from experiments.train_stages import training_stages
 from graph.serve.process import DEFAULT_PORT, ServeError
 
 
@@ -28,6 +29,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("spec", type=Path, help="experiment spec (YAML), e.g. experiments/specs/laptop.yaml")
     p.add_argument("--out", type=Path, required=True, help="the experiment directory (created; reused to resume)")
+    p.add_argument("--until", metavar="STAGE", help="run the stages up to and including STAGE (e.g. sr_data: the "
+                   "data only), leaving the later ones for another run")
     p.add_argument("--dry-run", action="store_true", help="print the stages, their commands and what would be "
                    "skipped; start nothing, write nothing")
     return p.parse_args(argv)
@@ -62,7 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         if out.exists() and not out.is_dir():
             raise ExperimentError(f"--out {out} is a file; pass a directory for the experiment")
         port = embedded_port()
-        stages = data_stages(spec, out, f"http://127.0.0.1:{port}/v1")
+        stages = data_stages(spec, out, f"http://127.0.0.1:{port}/v1") + training_stages(spec, out)
+        if args.until is not None:
+            names = [stage.name for stage in stages]
+            if args.until not in names:
+                raise ExperimentError(f"--until {args.until}: this spec has no such stage; its stages: {', '.join(names)}")
+            stages = stages[: names.index(args.until) + 1]
         if args.dry_run:
             manifest = Manifest(out, spec.name, args.spec)  # reads only
             for step in plan(stages, manifest):

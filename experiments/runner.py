@@ -78,40 +78,46 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def set_aside(step: Step, out: Path, log: Any) -> None:
-    """Move a redone stage's outputs under superseded/ (never delete a store), unless its command continues them."""
+def set_aside(path: Path, stage: str, out: Path, log: Any) -> None:
+    """Move a redone stage's store or model directory under superseded/: never delete hours of work."""
+    if not path.exists():
+        return
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    for path in step.stage.outputs:
-        if path.exists():
-            target = out / "superseded" / f"{step.stage.name}-{stamp}" / path.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            for extra in path.parent.glob(f"{path.name}-*"):  # SQLite's -wal and -shm beside a store
-                shutil.move(str(extra), str(target.parent / extra.name))
-            shutil.move(str(path), str(target))
-            log(f"  moved {path} to {target}")
+    target = out / "superseded" / f"{stage}-{stamp}" / path.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for extra in path.parent.glob(f"{path.name}-*"):  # SQLite's -wal and -shm beside a store
+        shutil.move(str(extra), str(target.parent / extra.name))
+    shutil.move(str(path), str(target))
+    log(f"      moved {path} to {target}")
 
 
 def execute(steps: list[Step], manifest: Manifest, out: Path, servers: dict[str, Any], log: Any = print) -> None:
-    """Run the steps in order; each server a step needs (`servers`: key → context factory) is started once,
-    before the first step to run that needs it, and stopped at the end."""
-    started: set[str] = set()
+    """Run the steps in order; each server a step needs (`servers`: key → context factory) is started before
+    the first step to run that needs it and stopped after the last one (training runs without them)."""
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    with ExitStack() as stack:
-        for step in steps:
+    running: dict[str, ExitStack] = {}
+    try:
+        for at, step in enumerate(steps):
             stage = step.stage
             if step.action == "skip":
                 log(f"skip  {stage.name}: {step.why}")
                 continue
             log(f"{step.action:5} {stage.name}: {step.why}")
             old = manifest.stages.get(stage.name, {})
-            if step.action == "redo" and stage.grows and not grows_only(step, old):
-                set_aside(step, out, log)
+            if step.action == "redo" and stage.set_aside is not None and not grows_only(step, old):
+                set_aside(stage.set_aside, stage.name, out, log)
             for key in stage.servers:
-                if key not in started:
-                    stack.enter_context(servers[key]())
-                    started.add(key)
+                if key not in running:
+                    running[key] = ExitStack()
+                    running[key].enter_context(servers[key]())
             run_stage(step, manifest, logs / f"{stage.name}.log", log)
+            later = {key for s in steps[at + 1:] if s.action != "skip" for key in s.stage.servers}
+            for key in [k for k in running if k not in later]:
+                running.pop(key).close()
+    finally:
+        for stack in running.values():
+            stack.close()
 
 
 def run_stage(step: Step, manifest: Manifest, log_path: Path, log: Any) -> None:

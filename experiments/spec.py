@@ -85,6 +85,7 @@ class TrainStage(Strict):
 
 
 class TrainSpec(Strict):
+    base: str | None = Field(None, description="The model every row starts from (default: the kd recipe's).")
     kd: TrainStage | None = Field(None, description="Stage 1: SFT on the teacher's answers.")
     sr: TrainStage | None = Field(None, description="Stage 2: SFT on the refined answers.")
 
@@ -135,6 +136,10 @@ def load_spec(path: Path) -> Spec:
     for ref in (spec.models.backbone, spec.models.generator, spec.models.teacher, spec.eval.grader):
         if isinstance(ref, Served) and served.setdefault(ref.port, ref) != ref:
             raise SpecError(f"spec {path}: two served models on port {ref.port}; give each its own port")
+    for stage, rows in (("kd", ("+KD", "+KD+SR")), ("sr", ("+SR", "+KD+SR"))):
+        if getattr(spec.train, stage) is None and set(rows) & set(spec.rows):
+            raise SpecError(f"spec {path}: rows {', '.join(r for r in spec.rows if r in rows)} need train.{stage} "
+                            "(a recipe); add it or drop those rows")
     if spec.needs_teacher() and spec.models.teacher is None:
         raise SpecError(f"spec {path}: rows {', '.join(r for r in spec.rows if 'KD' in r)} need models.teacher; "
                         "name a teacher or drop those rows")

@@ -26,6 +26,7 @@ class Stage:
     files: list[Path] = field(default_factory=list)  # user-given files it reads (fingerprinted by size and mtime)
     servers: tuple[str, ...] = ()  # what the runner must serve first: "embedded" or a served model's "serve:PORT"
     grows: tuple[str, ...] = ()  # spec fields whose increase the command continues from (kept outputs)
+    set_aside: Path | None = None  # moved under superseded/ when redone for any other change (never deleted)
 
     def command(self) -> str:
         """The line a person would type."""
@@ -69,7 +70,7 @@ def data_stages(spec: Spec, out: Path, embedded_url: str) -> list[Stage]:
     reads = {"run": run.model_dump(), "models.backbone": dump(spec.models.backbone),
              "models.generator": dump(spec.models.generator)}
     stages = [Stage("graphs", argv, reads, [store], servers=servers(models.backbone, models.generator),
-                    grows=("run.n",))]
+                    grows=("run.n",), set_aside=store)]
     if spec.needs_teacher() and spec.models.teacher is not None:
         teacher = ["graph.run", "--db", str(store),
                    *endpoint_args("--base-url", "--model", spec.models.backbone, embedded_url),

@@ -1,4 +1,4 @@
-"""The laptop spec's data stages on the real embedded model (vLLM on this CPU): a store, teacher answers and
+"""The laptop spec's data stages (`--until sr_data`) on the real embedded model (vLLM on this CPU): a store, teacher answers and
 non-empty KD and SR datasets, the server stopped afterwards, and a second run that skips every stage."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def listening(port: int) -> bool:
 def test_the_laptop_spec_writes_a_store_and_both_datasets(tmp_path: Path) -> None:
     port, out = free_port(), tmp_path / "exp"
     env = {**os.environ, "MUSER_EMBEDDED_PORT": str(port)}
-    cmd = [sys.executable, "-m", "experiments.run", "experiments/specs/laptop.yaml", "--out", str(out)]
+    cmd = [sys.executable, "-m", "experiments.run", "experiments/specs/laptop.yaml", "--out", str(out), "--until", "sr_data"]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert not listening(port), "the runner stops the embedded server it started"
@@ -59,10 +59,11 @@ def test_a_model_the_spec_serves_is_started_for_its_stages_and_stopped(tmp_path:
     spec.write_text(json.dumps({
         "version": 1, "name": "served", "rows": ["base", "+SR"],
         "models": {"backbone": {"serve": str(embedded_model_dir()), "port": port}},
-        "run": {"n": 3, "profile": "small", "concurrency": 3}}), encoding="utf-8")
+        "run": {"n": 3, "profile": "small", "concurrency": 3},
+        "train": {"sr": {"recipe": "smollm2-135m/sr.yaml"}}}), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "MUSER_EMBEDDED_PORT"}
-    proc = subprocess.run([sys.executable, "-m", "experiments.run", str(spec), "--out", str(out)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=1200)
+    cmd = [sys.executable, "-m", "experiments.run", str(spec), "--out", str(out), "--until", "sr_data"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert f"on http://127.0.0.1:{port}/v1" in proc.stdout and "stopped" in proc.stdout
     assert not listening(port)

@@ -37,7 +37,8 @@ def spec(tmp_path: Path, url: str, **run: Any) -> Path:
 
 
 def runner(*args: str | Path, wait: bool = True) -> Any:
-    cmd = [sys.executable, "-m", "experiments.run", *map(str, args)]
+    """The data stages only (training has its own test, tests/training/test_training_experiment_stages.py)."""
+    cmd = [sys.executable, "-m", "experiments.run", *map(str, args), "--until", "sr_data"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MUSER_")}
     if not wait:
         return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

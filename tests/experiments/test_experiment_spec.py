@@ -79,3 +79,10 @@ def test_a_served_model_gets_its_own_port_and_url(tmp_path: Path) -> None:
     data["eval"]["grader"] = {"serve": "my-org/grader", "port": 8811}
     with pytest.raises(SpecError, match="two served models on port 8811"):
         load_spec(write(tmp_path, data))
+
+
+def test_trained_rows_need_their_recipe(tmp_path: Path) -> None:
+    data = laptop()
+    data["train"].pop("sr")
+    with pytest.raises(SpecError, match=r"rows \+SR, \+KD\+SR need train.sr"):
+        load_spec(write(tmp_path, data))

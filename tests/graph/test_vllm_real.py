@@ -24,6 +24,7 @@ from nodes.llm.client import LLMError
 from nodes.llm.http import HttpClient
 from state.config import EndpointConfig, Sampling
 from state.grammars import QUESTION
+from state.profiles import BUDGETS
 
 # A CPU without AVX-512 serves the embedded model several times slower than one with it: allow for it.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
@@ -32,9 +33,10 @@ MINI = ROOT / "tests" / "eval" / "fixtures" / "mini.jsonl"
 # The model opens and closes a think block because the output must match this; vLLM's olmo3 parser then
 # files the block under `reasoning`.
 THINK = r"<think>[A-Za-z ,.]{20,160}</think>[A-Za-z ,.]{40,300}"
-# A 135M generator rambles past any token cap (a typed `truncated` failure); this grammar makes it end its
-# query with a question mark instead, so that the graph has queries to work on.
-ONE_QUESTION = {"max_tokens": 160, "extra_body": {"structured_outputs": {"regex": QUESTION}}}
+# A 135M generator rambles past any token cap (a typed `truncated` failure); the small profile's query grammar
+# makes it end with a whole question instead, within the profile's query budget (up to 4 sentences of up to
+# 30 words: 160 tokens did not always hold them), so that the graph has queries to work on.
+ONE_QUESTION = {"max_tokens": BUDGETS["query"], "extra_body": {"structured_outputs": {"regex": QUESTION}}}
 
 
 def cli(*args: str, timeout: float = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
