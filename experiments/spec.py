@@ -95,6 +95,13 @@ class EvalSpec(Strict):
     n: int | None = Field(None, ge=1, description="A seeded sample of N examples (default: all).")
     grader: ModelRef = Field("embedded", description="The rubric grader.")
 
+    @field_validator("data")
+    @classmethod
+    def _data(cls, data: str) -> str:
+        if data != "bundled" and not Path(data).is_file():
+            raise ValueError(f"no file {data!r}; give a HealthBench JSONL file or 'bundled'")
+        return data
+
 
 class Spec(Strict):
     version: Literal[1] = Field(description="Spec format version.")

@@ -7,6 +7,7 @@ answers (`graph.run` on the same store with the teacher), and the KD and SR data
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ class Stage:
 
     def command(self) -> str:
         """The line a person would type."""
-        return " ".join(["python", "-m", *(arg if arg and " " not in arg else repr(arg) for arg in self.argv)])
+        return shlex.join(["python", "-m", *self.argv])
 
 
 def endpoint_args(flag: str, model_flag: str, ref: ModelRef | None, embedded_url: str) -> list[str]:

@@ -86,3 +86,10 @@ def test_trained_rows_need_their_recipe(tmp_path: Path) -> None:
     data["train"].pop("sr")
     with pytest.raises(SpecError, match=r"rows \+SR, \+KD\+SR need train.sr"):
         load_spec(write(tmp_path, data))
+
+
+def test_the_evaluation_set_must_exist(tmp_path: Path) -> None:
+    data = laptop()
+    data["eval"]["data"] = str(tmp_path / "healthbench_full.jsonl")
+    with pytest.raises(SpecError, match=r"eval\.data: Value error, no file"):
+        load_spec(write(tmp_path, data))
