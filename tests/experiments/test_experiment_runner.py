@@ -6,22 +6,18 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from procfs import alive, children
+from experimentkit import kill_inside, runner, stages
 from stub_server import StubServer
 
 from experiments.manifest import locked
 
-ROOT = Path(__file__).parents[2]
 RULES = [("Context to check", "We should ask the user about their age."), ("pitched its answer", "N/A"),
          ("Perspectives to check", "N/A")]
 
@@ -36,17 +32,9 @@ def spec(tmp_path: Path, url: str, **run: Any) -> Path:
     return path
 
 
-def runner(*args: str | Path, wait: bool = True) -> Any:
+def run_data(*args: str | Path) -> Any:
     """The data stages only (training has its own test, tests/training/test_training_experiment_stages.py)."""
-    cmd = [sys.executable, "-m", "experiments.run", *map(str, args), "--until", "sr_data"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MUSER_")}
-    if not wait:
-        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-
-
-def stages(out: Path) -> dict[str, dict[str, Any]]:
-    return json.loads((out / "manifest.json").read_text(encoding="utf-8"))["stages"]  # type: ignore[no-any-return]
+    return runner(*args, "--until", "sr_data")
 
 
 @pytest.fixture
@@ -58,7 +46,7 @@ def server() -> Any:
 
 def test_runs_once_skips_after_and_redoes_what_an_edit_touches(server: StubServer, tmp_path: Path) -> None:
     out, path = tmp_path / "exp", spec(tmp_path, server.url)
-    first = runner(path, "--out", out)
+    first = run_data(path, "--out", out)
     assert first.returncode == 0, first.stdout + first.stderr
     done = stages(out)
     assert list(done) == ["graphs", "teacher", "kd_data", "sr_data"]
@@ -68,14 +56,14 @@ def test_runs_once_skips_after_and_redoes_what_an_edit_touches(server: StubServe
     assert "graph.run" in (out / "logs" / "graphs.log").read_text(encoding="utf-8")
 
     start = time.monotonic()
-    again = runner(path, "--out", out)
+    again = run_data(path, "--out", out)
     assert again.returncode == 0 and again.stdout.count("skip ") == 4, again.stdout
     assert time.monotonic() - start < 20
-    dry = runner(path, "--out", out, "--dry-run")
+    dry = run_data(path, "--out", out, "--dry-run")
     assert dry.stdout.count("skip ") == 4 and "python -m training.data" in dry.stdout
 
     grown = spec(tmp_path, server.url, n=6)  # a larger N: graph.run continues the same store
-    proc = runner(grown, "--out", out)
+    proc = run_data(grown, "--out", out)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "redo  graphs: changed: run.n 4 → 6" in proc.stdout and "redo  sr_data: " in proc.stdout
     assert "superseded" not in proc.stdout
@@ -85,7 +73,7 @@ def test_runs_once_skips_after_and_redoes_what_an_edit_touches(server: StubServe
     conn.close()
 
     reseeded = spec(tmp_path, server.url, n=6, seed=1)  # another run: the old store is set aside, never deleted
-    proc = runner(reseeded, "--out", out)
+    proc = run_data(reseeded, "--out", out)
     assert proc.returncode == 0 and "changed: run.seed 0 → 1" in proc.stdout, proc.stdout + proc.stderr
     assert list((out / "superseded").glob("graphs-*/run.sqlite"))
 
@@ -93,16 +81,16 @@ def test_runs_once_skips_after_and_redoes_what_an_edit_touches(server: StubServe
 def test_refusals_in_one_line(server: StubServer, tmp_path: Path) -> None:
     out, path = tmp_path / "exp", spec(tmp_path, server.url)
     with locked(out):
-        proc = runner(path, "--out", out)
+        proc = run_data(path, "--out", out)
     assert proc.returncode == 2 and f"pid {os.getpid()}" in proc.stderr and proc.stderr.count("\n") == 1
 
     (out / "manifest.json").write_text(json.dumps({"experiment": "other", "stages": {}}), encoding="utf-8")
-    proc = runner(path, "--out", out)
+    proc = run_data(path, "--out", out)
     assert proc.returncode == 2 and "holds experiment 'other'" in proc.stderr
     (out / "manifest.json").unlink()
 
     broken = spec(tmp_path, "http://127.0.0.1:9/v1")  # nothing listens there: graph.run fails, the chain stops
-    proc = runner(broken, "--out", out)
+    proc = run_data(broken, "--out", out)
     assert proc.returncode == 2 and "stage graphs failed (exit" in proc.stderr and "logs/graphs.log" in proc.stderr
     assert stages(out)["graphs"]["status"] == "failed" and "teacher" not in stages(out)
 
@@ -111,25 +99,9 @@ def test_a_kill_inside_graph_run_continues_without_redoing_the_finished_stage(tm
     stub = StubServer(rules=list(RULES), record=False, latency_ms=150).start()
     try:
         out, path = tmp_path / "exp", spec(tmp_path, stub.url, n=12, concurrency=2)
-        proc = runner(path, "--out", out, wait=False)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # wait until the teacher stage's graph.run is under way
-            if (out / "manifest.json").exists() and stages(out).get("teacher", {}).get("status") == "running" \
-                    and children(proc.pid):
-                break
-            time.sleep(0.1)
-        kids = children(proc.pid)
-        assert kids, "the teacher stage never started"
-        time.sleep(1.0)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        deadline = time.monotonic() + 30
-        while any(alive(k) for k in kids) and time.monotonic() < deadline:  # the stage dies with the runner
-            time.sleep(0.05)
-        assert not any(alive(k) for k in kids)
-        assert stages(out)["teacher"]["status"] == "running"
+        kill_inside(runner(path, "--out", out, "--until", "sr_data", wait=False), out, "teacher", settle_s=1.0)
 
-        again = runner(path, "--out", out)
+        again = run_data(path, "--out", out)
         assert again.returncode == 0, again.stdout + again.stderr
         assert "skip  graphs: done, unchanged" in again.stdout
         assert "rerun teacher: it was interrupted" in again.stdout

@@ -11,28 +11,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from ports import free_port, listening
 
 # A CPU without AVX-512 serves the embedded model several times slower than one with it: allow for it.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_run_queries_and_trace_on_the_embedded_model(tmp_path: Path) -> None:
