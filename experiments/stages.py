@@ -63,11 +63,12 @@ def data_stages(spec: Spec, out: Path, embedded_url: str) -> list[Stage]:
     store = out / STORE
     run = spec.run
     models = spec.models
+    concurrency = ["--concurrency", str(run.concurrency)] if run.concurrency else []
     argv = ["graph.run", "--db", str(store), "--n", str(run.n), "--seed", str(run.seed), "--profile", run.profile,
             "--refiner", run.refiner, "--facets", ",".join(run.facets),
             *endpoint_args("--base-url", "--model", spec.models.backbone, embedded_url),
             *endpoint_args("--generator-base-url", "--generator-model", spec.models.generator, embedded_url),
-            *(["--concurrency", str(run.concurrency)] if run.concurrency else [])]
+            *concurrency]
     reads = {"run": run.model_dump(), "models.backbone": dump(spec.models.backbone),
              "models.generator": dump(spec.models.generator)}
     stages = [Stage("graphs", argv, reads, [store], servers=servers(models.backbone, models.generator),
@@ -75,7 +76,8 @@ def data_stages(spec: Spec, out: Path, embedded_url: str) -> list[Stage]:
     if spec.needs_teacher() and spec.models.teacher is not None:
         teacher = ["graph.run", "--db", str(store),
                    *endpoint_args("--base-url", "--model", spec.models.backbone, embedded_url),
-                   *endpoint_args("--teacher-base-url", "--teacher-model", spec.models.teacher, embedded_url)]
+                   *endpoint_args("--teacher-base-url", "--teacher-model", spec.models.teacher, embedded_url),
+                   *concurrency]  # the run's bound holds for the teacher's calls too
         stages.append(Stage("teacher", teacher, {"models.teacher": dump(spec.models.teacher)}, [store],
                             depends_on=["graphs"], servers=servers(models.backbone, models.teacher)))
         stages.append(dataset("kd", store, out, ["teacher"]))

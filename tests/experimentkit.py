@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,17 +31,18 @@ def stages(out: Path) -> dict[str, dict[str, Any]]:
     return json.loads((out / "manifest.json").read_text(encoding="utf-8"))["stages"]  # type: ignore[no-any-return]
 
 
-def kill_inside(proc: subprocess.Popen[bytes], out: Path, stage: str, settle_s: float) -> None:
-    """SIGKILL the runner `settle_s` after `stage`'s command started; wait until that command has died with it."""
+def kill_inside(proc: subprocess.Popen[bytes], out: Path, stage: str,
+                ready: Callable[[], bool] = lambda: True) -> None:
+    """SIGKILL the runner once `stage`'s command runs and `ready()` holds (the command has got somewhere);
+    wait until that command has died with it. Waits on conditions, never on a fixed time."""
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if (out / "manifest.json").exists() and stages(out).get(stage, {}).get("status") == "running" \
-                and children(proc.pid):
+                and children(proc.pid) and ready():
             break
-        time.sleep(0.1)
+        time.sleep(0.05)
     kids = children(proc.pid)
-    assert kids, f"{stage} never started"
-    time.sleep(settle_s)
+    assert kids and stages(out)[stage]["status"] == "running", f"{stage} was not running when the runner was killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     deadline = time.monotonic() + 60

@@ -32,6 +32,17 @@ def spec(tmp_path: Path, url: str, **run: Any) -> Path:
     return path
 
 
+def teacher_rows(out: Path) -> int:
+    try:
+        conn = sqlite3.connect(f"file:{out / 'run.sqlite'}?mode=ro", uri=True, timeout=5)
+        try:
+            return int(conn.execute("SELECT count(*) FROM teacher").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error:  # not created yet
+        return 0
+
+
 def run_data(*args: str | Path) -> Any:
     """The data stages only (training has its own test, tests/training/test_training_experiment_stages.py)."""
     return runner(*args, "--until", "sr_data")
@@ -99,7 +110,8 @@ def test_a_kill_inside_graph_run_continues_without_redoing_the_finished_stage(tm
     stub = StubServer(rules=list(RULES), record=False, latency_ms=150).start()
     try:
         out, path = tmp_path / "exp", spec(tmp_path, stub.url, n=12, concurrency=2)
-        kill_inside(runner(path, "--out", out, "--until", "sr_data", wait=False), out, "teacher", settle_s=1.0)
+        kill_inside(runner(path, "--out", out, "--until", "sr_data", wait=False), out, "teacher",
+                    ready=lambda: teacher_rows(out) > 0)  # inside graph.run: some teacher answers stored
 
         again = run_data(path, "--out", out)
         assert again.returncode == 0, again.stdout + again.stderr

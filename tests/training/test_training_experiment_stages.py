@@ -32,7 +32,7 @@ def test_three_trainings_from_one_spec_and_a_kill_inside_one(tiny_model_dir: Pat
     stub = StubServer(rules=list(RULES), record=False).start()
     try:
         out, path = tmp_path / "exp", spec(tmp_path, stub.url, tiny_model_dir, steps=30)
-        kill_inside(runner(path, "--out", out, wait=False), out, "train_kd", settle_s=1.5)
+        kill_inside(runner(path, "--out", out, wait=False), out, "train_kd")
 
         again = runner(path, "--out", out)  # the same command continues inside train_kd
         assert again.returncode == 0, again.stdout + again.stderr
