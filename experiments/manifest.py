@@ -46,16 +46,21 @@ def versions() -> dict[str, str]:
     return out
 
 
-def changed(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """'run.n 8 → 16'-style lines for the spec fields that differ (dicts compared field by field)."""
-    lines = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            lines += changed({f"{key}.{k}": v for k, v in a.items()}, {f"{key}.{k}": v for k, v in b.items()})
-        elif a != b:
-            lines.append(f"{key} {a!r} → {b!r}")
-    return lines
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'run': {'n': 8}} → {'run.n': 8}."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def changed(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """The spec fields that differ, by dotted name: (before, now)."""
+    a, b = flatten(old), flatten(new)
+    return {key: (a.get(key), b.get(key)) for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)}
 
 
 class Manifest:

@@ -21,7 +21,8 @@ from experiments.servers import factories
 from experiments.spec import SpecError, load_spec
 from experiments.stages import data_stages
 from experiments.train_stages import training_stages
-from graph.serve.process import DEFAULT_PORT, ServeError
+from graph.serve.embedded import embedded_port
+from graph.serve.process import ServeError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -34,15 +35,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--dry-run", action="store_true", help="print the stages, their commands and what would be "
                    "skipped; start nothing, write nothing")
     return p.parse_args(argv)
-
-
-def embedded_port() -> int:
-    raw = os.environ.get("MUSER_EMBEDDED_PORT")
-    if raw is None:
-        return DEFAULT_PORT
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise ExperimentError(f"MUSER_EMBEDDED_PORT={raw!r} must be a port number")
-    return int(raw)
 
 
 @contextlib.contextmanager

@@ -54,7 +54,7 @@ def plan(stages: list[Stage], manifest: Manifest) -> list[Step]:
 def why_redo(stage: Stage, old: dict[str, Any], moving: list[str]) -> str:
     fields = changed(old.get("reads", {}), stage.reads)
     if fields:
-        return "changed: " + "; ".join(fields)
+        return "changed: " + "; ".join(f"{key} {a!r} → {b!r}" for key, (a, b) in fields.items())
     if old.get("command") != stage.command():
         return "its command changed"
     return f"{', '.join(moving)} runs again" if moving else "an input file changed"
@@ -62,20 +62,9 @@ def why_redo(stage: Stage, old: dict[str, Any], moving: list[str]) -> str:
 
 def grows_only(step: Step, old: dict[str, Any]) -> bool:
     """True when the only change is a larger value of a field the command continues from (graph.run --n)."""
-    before, now = flatten(old.get("reads", {})), flatten(step.stage.reads)
-    diff = {k for k in set(before) | set(now) if before.get(k) != now.get(k)}
-    return bool(diff) and diff <= set(step.stage.grows) and all(
-        isinstance(before.get(k), int) and now[k] >= before[k] for k in diff)
-
-
-def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
+    diff = changed(old.get("reads", {}), step.stage.reads)
+    return bool(diff) and set(diff) <= set(step.stage.grows) and all(
+        isinstance(a, int) and isinstance(b, int) and b >= a for a, b in diff.values())
 
 
 def set_aside(path: Path, stage: str, out: Path, log: Any) -> None:

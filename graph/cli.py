@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
@@ -116,12 +115,14 @@ def endpoints(base_urls: list[str] | None, log: Callable[[str], None]) -> Iterat
     if base_urls:
         yield base_urls, None
         return
-    from graph.serve.embedded import embedded_server
+    from graph.serve.embedded import embedded_port, embedded_server
+    from graph.serve.process import ServeError
 
-    port = os.environ.get("MUSER_EMBEDDED_PORT")
-    if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
-        fail(f"MUSER_EMBEDDED_PORT={port!r} must be a port number")
-    with embedded_server(port=int(port) if port else None, log=log) as embedded:
+    try:
+        port = embedded_port()
+    except ServeError as exc:
+        fail(str(exc))
+    with embedded_server(port=port, log=log) as embedded:
         yield [embedded.url], embedded
 
 

@@ -17,6 +17,7 @@ from graph.serve.process import DEFAULT_PORT, Launch, ServeError, ServerProcess,
 ENGINES = {"vllm": vllm, "llamacpp": llamacpp}
 DEFAULT_ENGINE = "vllm"
 ENGINE_ENV = "MUSER_EMBEDDED_ENGINE"
+PORT_ENV = "MUSER_EMBEDDED_PORT"
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,16 @@ class Embedded:
     engine: str
     profile: dict[str, Any]  # config overrides the engine needs
     concurrency: int  # graphs in flight it can usefully take
+
+
+def embedded_port() -> int:
+    """The embedded server's port: $MUSER_EMBEDDED_PORT, else the default; ServeError for a bad value."""
+    raw = os.environ.get(PORT_ENV)
+    if raw is None or raw == "":
+        return DEFAULT_PORT
+    if not (raw.isdigit() and 0 < int(raw) < 65536):
+        raise ServeError(f"{PORT_ENV}={raw!r} must be a port number")
+    return int(raw)
 
 
 def engine_name(name: str | None = None) -> str:
