@@ -21,7 +21,7 @@ from state.grammars import ANSWER, QUESTION, RATIONALES
 
 PROFILES = ("paper", "small")
 PENALTIES: dict[str, float] = {"repetition_penalty": 1.1, "frequency_penalty": 0.3}
-BUDGETS: dict[str, int] = {"query": 256, "generate": 512, "evaluate": 320, "refine": 512, "teacher": 512}
+BUDGETS: dict[str, int] = {"query": 384, "generate": 512, "evaluate": 320, "refine": 512, "teacher": 512}
 GRAMMARS: dict[str, str] = {"query": QUESTION, "generate": ANSWER, "evaluate": RATIONALES, "refine": ANSWER,
                             "teacher": ANSWER}
 

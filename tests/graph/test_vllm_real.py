@@ -35,7 +35,8 @@ MINI = ROOT / "tests" / "eval" / "fixtures" / "mini.jsonl"
 THINK = r"<think>[A-Za-z ,.]{20,160}</think>[A-Za-z ,.]{40,300}"
 # A 135M generator rambles past any token cap (a typed `truncated` failure); the small profile's query grammar
 # makes it end with a whole question instead, within the profile's query budget (up to 4 sentences of up to
-# 30 words: 160 tokens did not always hold them), so that the graph has queries to work on.
+# 20 words, numbers of up to 4 digits: 96 queries took at most 225 of its 384 tokens), so that the graph has
+# queries to work on.
 ONE_QUESTION = {"max_tokens": BUDGETS["query"], "extra_body": {"structured_outputs": {"regex": QUESTION}}}
 
 

@@ -75,3 +75,20 @@ def test_word_bound_is_exact() -> None:
     assert not full(one, "Take " + "a" * (WORD_CHARS + 1) + ".")
     assert full(sentences((1, 1), (2, 3)), "Rest well.")
     assert full(rationale_lines((1, 1), (4, 4), prefill="Ask"), " her age today.")
+
+
+@pytest.mark.parametrize("text", [
+    "Take 2-3 tablets of 500 mg.", "My 3-year-old has 39 fever.", "It rose 50% in 2019.", "Use mg/kg doses now.",
+])
+def test_words_may_hold_short_numbers(text: str) -> None:
+    assert full(sentence(2, 10), text)
+
+
+@pytest.mark.parametrize("text", [
+    "Patient id 101278781561685207 seen.",  # an id: one token per digit
+    "Seen on 2020-08-15 again.",  # a date
+    "Dose 12345 units.",  # five digits
+])
+def test_words_refuse_long_digit_runs(text: str) -> None:
+    """A 135M model under a word count writes dates and ids, a token per digit: its query overran the budget."""
+    assert not full(sentence(2, 10), text)
