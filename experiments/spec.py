@@ -17,6 +17,7 @@ VERSION = 1
 RECIPES = Path(__file__).resolve().parents[1] / "training" / "recipes"
 Row = Literal["base", "+SR", "+KD", "+KD+SR"]
 ROWS: tuple[Row, ...] = ("base", "+SR", "+KD", "+KD+SR")
+OWNED_FLAGS = ("config", "dataset_dir", "model_name_or_path", "output_dir", "max_steps")  # set by the runner
 
 
 class SpecError(ValueError):
@@ -74,6 +75,18 @@ class RunSpec(Strict):
 class TrainStage(Strict):
     recipe: str = Field(description="A recipe under training/recipes (e.g. smollm2-135m/kd.yaml) or a YAML path.")
     max_steps: int | None = Field(None, ge=1, description="Optimizer steps (default: the recipe's).")
+    args: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="Recipe settings to override, as training.sft flags, e.g. "
+        "{gradient_accumulation_steps: 1, effective_batch_size: 4}.")
+
+    @field_validator("args")
+    @classmethod
+    def _flags(cls, args: dict[str, Any]) -> dict[str, Any]:
+        for key in args:
+            if key in OWNED_FLAGS or not key.replace("_", "").isalnum():
+                raise ValueError(f"args.{key}: not a recipe setting the spec may set (the runner sets "
+                                 f"{', '.join(OWNED_FLAGS)})")
+        return args
 
     @field_validator("recipe")
     @classmethod
@@ -94,6 +107,14 @@ class EvalSpec(Strict):
     data: str = Field("bundled", description="'bundled' (the 500-example sample) or a HealthBench JSONL path.")
     n: int | None = Field(None, ge=1, description="A seeded sample of N examples (default: all).")
     grader: ModelRef = Field("embedded", description="The rubric grader.")
+    max_tokens: int | None = Field(None, ge=1, le=1_000_000, description="Each row's answer budget "
+                                   "(default: eval.healthbench's, the paper's 40960).")
+    grader_max_tokens: int | None = Field(None, ge=1, le=1_000_000, description="The grader's budget per item.")
+    grader_prompt: Literal["reference", "muser"] | None = Field(None, description="The grader's prompt "
+                                                                "(default: eval.healthbench's for the grader).")
+    port: int = Field(8810, ge=1024, le=65531, description="Each row's model is served with vLLM on 127.0.0.1 "
+                      "at this port plus its row's place (base 0, +SR 1, +KD 2, +KD+SR 3).")
+    serve_args: list[str] = Field(default_factory=list, description="Extra vLLM arguments for the rows' servers.")
 
     @field_validator("data")
     @classmethod
@@ -143,6 +164,14 @@ def load_spec(path: Path) -> Spec:
     for ref in (spec.models.backbone, spec.models.generator, spec.models.teacher, spec.eval.grader):
         if isinstance(ref, Served) and served.setdefault(ref.port, ref) != ref:
             raise SpecError(f"spec {path}: two served models on port {ref.port}; give each its own port")
+    taken = sorted(set(served) & {spec.eval.port + ROWS.index(row) for row in spec.rows})
+    if taken:
+        raise SpecError(f"spec {path}: eval.port {spec.eval.port}: the rows' servers would take port {taken[0]}, "
+                        f"which serves {served[taken[0]].serve}; move eval.port or that model")
+    if "base" in spec.rows and not (spec.train.base or spec.train.kd or spec.train.sr):
+        raise SpecError(f"spec {path}: row base needs a base model: set train.base (or a kd or sr recipe)")
+    if len(set(spec.rows)) != len(spec.rows):
+        raise SpecError(f"spec {path}: rows: each row once, please (got {', '.join(spec.rows)})")
     for stage, rows in (("kd", ("+KD", "+KD+SR")), ("sr", ("+SR", "+KD+SR"))):
         if getattr(spec.train, stage) is None and set(rows) & set(spec.rows):
             raise SpecError(f"spec {path}: rows {', '.join(r for r in spec.rows if r in rows)} need train.{stage} "

@@ -1,40 +1,65 @@
-"""The laptop spec's data stages (`--until sr_data`) on the real embedded model (vLLM on this CPU): a store, teacher answers and
-non-empty KD and SR datasets, the server stopped afterwards, and a second run that skips every stage."""
+"""The laptop spec end to end at its smallest size, on real engines: the embedded model (vLLM on this CPU)
+makes the data, real TRL steps train the three models, vLLM serves each row's model and the embedded model
+grades it on HealthBench; results.md holds the four rows, every server is stopped, and a second run skips
+every stage. Also: a model the spec serves is started for its stages and stopped."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from ports import free_port, listening
+import yaml
+from ports import free_port, free_ports, listening
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 ROOT = Path(__file__).parents[2]
+LAPTOP = ROOT / "experiments" / "specs" / "laptop.yaml"
+STAGES = ["graphs", "teacher", "kd_data", "sr_data", "base", "train_kd", "train_kd_sr", "train_sr", "eval_base",
+          "eval_sr", "eval_kd", "eval_kd_sr", "compare", "results"]
 
 
-def test_the_laptop_spec_writes_a_store_and_both_datasets(tmp_path: Path) -> None:
-    port, out = free_port(), tmp_path / "exp"
+def smallest(tmp_path: Path, rows_port: int) -> Path:
+    """The laptop spec at its smallest: 4 queries, one training step per stage, 2 HealthBench examples."""
+    data = yaml.safe_load(LAPTOP.read_text(encoding="utf-8"))
+    data["run"].update(n=4, concurrency=4)
+    for stage in ("kd", "sr"):
+        data["train"][stage]["max_steps"] = 1
+    data["eval"].update(n=2, port=rows_port)
+    path = tmp_path / "smallest.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_the_laptop_spec_runs_the_method_and_prints_the_four_rows(tmp_path: Path) -> None:
+    port, rows_port, out = free_port(), free_ports(4), tmp_path / "exp"
     env = {**os.environ, "MUSER_EMBEDDED_PORT": str(port)}
-    cmd = [sys.executable, "-m", "experiments.run", "experiments/specs/laptop.yaml", "--out", str(out), "--until", "sr_data"]
+    cmd = [sys.executable, "-m", "experiments.run", str(smallest(tmp_path, rows_port)), "--out", str(out)]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert not listening(port), "the runner stops the embedded server it started"
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-3000:]
+    assert not any(listening(p) for p in (port, *range(rows_port, rows_port + 4))), "every server is stopped"
     stages = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["stages"]
-    assert [name for name, s in stages.items() if s["status"] == "done"] == ["graphs", "teacher", "kd_data", "sr_data"]
+    assert [name for name, s in stages.items() if s["status"] == "done"] == STAGES
     for stage in ("kd", "sr"):
         card = json.loads((out / "data" / stage / "data_card.json").read_text(encoding="utf-8"))
         assert card["counts"]["written"] >= 1, (stage, card["dropped"])
         assert card["filters"]["prompt_set"] == "small"
+    table = (out / "results.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (base|\+SR|\+KD|\+KD\+SR) \| ([0-9.]+) \| (\d+) \|$", table, flags=re.M)
+    assert [row for row, _, _ in rows] == ["base", "+SR", "+KD", "+KD+SR"] and all(int(n) > 0 for *_, n in rows), table
+    assert table.startswith("Graded by muser prompt") and table in proc.stdout
+    assert proc.stdout.rstrip().endswith(f"every stage done in {out}; manifest {out / 'manifest.json'}")
+    assert "| +KD+SR |" in (out / "compare.md").read_text(encoding="utf-8")
 
     start = time.monotonic()
     again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and again.stdout.count("skip ") == 4, again.stdout + again.stderr
-    assert time.monotonic() - start < 30 and "starting the embedded model" not in again.stdout
+    assert again.returncode == 0 and again.stdout.count("skip ") == len(STAGES), again.stdout + again.stderr
+    assert time.monotonic() - start < 60 and "starting" not in again.stdout
 
 
 def test_a_model_the_spec_serves_is_started_for_its_stages_and_stopped(tmp_path: Path) -> None:

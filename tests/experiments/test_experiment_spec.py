@@ -42,6 +42,13 @@ def test_the_laptop_spec_loads_with_every_later_field() -> None:
     (lambda d: d["run"].update(refiner="best"), "run.refiner"),
     (lambda d: d.update(rows=["base", "+XY"]), "rows.1"),
     (lambda d: d.update(name="a b"), "name"),
+    (lambda d: d["train"]["kd"].update(args={"output_dir": "x"}), "args.output_dir: not a recipe setting"),
+    (lambda d: d["train"]["kd"].update(args={"lr; rm": 1}), "not a recipe setting"),
+    (lambda d: d["eval"].update(max_tokens=0), "eval.max_tokens"),
+    (lambda d: d["eval"].update(grader_prompt="mine"), "eval.grader_prompt"),
+    (lambda d: d.update(rows=["base", "+SR", "base"]), "each row once"),
+    (lambda d: d.update(rows=["base"], train={}), "row base needs a base model: set train.base"),
+    (lambda d: d["models"].update(teacher={"serve": "m", "port": 8812}), "the rows' servers would take port 8812"),
 ])
 def test_a_bad_spec_is_refused_in_one_line_naming_the_field(tmp_path: Path, change, needle: str) -> None:
     data = laptop()
@@ -71,13 +78,13 @@ def test_a_served_model_gets_its_own_port_and_url(tmp_path: Path) -> None:
     from experiments.stages import data_stages
 
     data = laptop()
-    data["models"]["teacher"] = {"serve": "my-org/teacher-7b", "port": 8811, "args": ["--max-model-len", "4096"]}
+    data["models"]["teacher"] = {"serve": "my-org/teacher-7b", "port": 8801, "args": ["--max-model-len", "4096"]}
     spec = load_spec(write(tmp_path, data))
     graphs, teacher, *_ = data_stages(spec, tmp_path / "exp", "http://127.0.0.1:8765/v1")
-    assert graphs.servers == ("embedded",) and teacher.servers == ("embedded", "serve:8811")
-    assert "--teacher-base-url http://127.0.0.1:8811/v1" in teacher.command()
-    data["eval"]["grader"] = {"serve": "my-org/grader", "port": 8811}
-    with pytest.raises(SpecError, match="two served models on port 8811"):
+    assert graphs.servers == ("embedded",) and teacher.servers == ("embedded", "serve:8801")
+    assert "--teacher-base-url http://127.0.0.1:8801/v1" in teacher.command()
+    data["eval"]["grader"] = {"serve": "my-org/grader", "port": 8801}
+    with pytest.raises(SpecError, match="two served models on port 8801"):
         load_spec(write(tmp_path, data))
 
 

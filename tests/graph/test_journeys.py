@@ -32,7 +32,7 @@ def test_profile_small_against_a_plain_server_sends_grammars_penalties_and_small
     assert all(r["structured_outputs"]["regex"] in GRAMMARS.values() and r["repetition_penalty"] == 1.1
                and r["frequency_penalty"] == 0.3 and r["max_tokens"] <= 512 for r in scripted.requests)
     query_calls = [r for r in scripted.requests if r["structured_outputs"]["regex"] == QUESTION]
-    assert len(query_calls) == 2 and all(r["max_tokens"] <= 256 for r in query_calls)
+    assert len(query_calls) == 2 and all(r["max_tokens"] <= 384 for r in query_calls)
     evaluator = [r for r in scripted.requests if r["messages"][-1] == {"role": "assistant", "content": "We should"}]
     assert len(evaluator) == 6 and all(r["structured_outputs"]["regex"] == RATIONALES for r in evaluator)
     assert all(r["max_tokens"] <= 320 and "Write one to three short lines" in json.dumps(r) for r in evaluator)

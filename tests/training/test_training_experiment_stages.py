@@ -32,9 +32,9 @@ def test_three_trainings_from_one_spec_and_a_kill_inside_one(tiny_model_dir: Pat
     stub = StubServer(rules=list(RULES), record=False).start()
     try:
         out, path = tmp_path / "exp", spec(tmp_path, stub.url, tiny_model_dir, steps=30)
-        kill_inside(runner(path, "--out", out, wait=False), out, "train_kd")
+        kill_inside(runner(path, "--out", out, "--until", "train_sr", wait=False), out, "train_kd")
 
-        again = runner(path, "--out", out)  # the same command continues inside train_kd
+        again = runner(path, "--out", out, "--until", "train_sr")  # the same command continues inside train_kd
         assert again.returncode == 0, again.stdout + again.stderr
         for name in ("graphs", "teacher", "kd_data", "sr_data"):
             assert f"skip  {name}: done, unchanged" in again.stdout
@@ -46,10 +46,10 @@ def test_three_trainings_from_one_spec_and_a_kill_inside_one(tiny_model_dir: Pat
         assert f"--model_name_or_path {out / 'models' / 'kd'}" in done["train_kd_sr"]["command"]
         assert f"--model_name_or_path {tiny_model_dir}" in done["train_sr"]["command"]
 
-        assert runner(path, "--out", out).stdout.count("skip ") == 7
+        assert runner(path, "--out", out, "--until", "train_sr").stdout.count("skip ") == 7
 
         fewer = spec(tmp_path, stub.url, tiny_model_dir, steps=2)  # a changed stage: redone, the old model set aside
-        proc = runner(fewer, "--out", out)
+        proc = runner(fewer, "--out", out, "--until", "train_sr")
         assert proc.returncode == 0 and "redo  train_kd: changed: train.kd.max_steps 30 → 2" in proc.stdout, proc.stdout
         assert "redo  train_kd_sr: changed: train.sr.max_steps 30 → 2" in proc.stdout
         assert list((out / "superseded").glob("train_kd-*/kd/config.json"))
