@@ -1,6 +1,6 @@
 """The evaluation stages of an experiment: each row's model served with vLLM (on eval.port plus its row's
 place), answering and graded on HealthBench (`eval.healthbench`, one store per row), then the rows side by
-side (`eval.compare` → compare.md) and the table of the method (`experiments.results` → results.md)."""
+side (`eval.compare` → compare.md) and the table of the method (`experiments.results` → results.md, .json)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ SLUGS: dict[Row, str] = {"base": "base", "+SR": "sr", "+KD": "kd", "+KD+SR": "kd
 TRAINED_BY: dict[Row, str] = {"+SR": "train_sr", "+KD": "train_kd", "+KD+SR": "train_kd_sr"}
 EVAL = "eval"
 RESULTS = "results.md"
+RESULTS_JSON = "results.json"
 COMPARE = "compare.md"
 
 
@@ -75,7 +76,7 @@ def eval_stages(spec: Spec, out: Path, embedded_port: int, after: list[str]) -> 
     dbs = [str(folder / f"{SLUGS[row]}.sqlite") for row in spec.rows]
     stages.append(Stage("compare", ["eval.compare", *dbs, "--labels", *spec.rows, "--out", str(out / COMPARE)],
                         {}, [out / COMPARE], depends_on=evals))
-    reports = [f"{row}={folder / SLUGS[row]}.json" for row in spec.rows]
-    stages.append(Stage("results", ["experiments.results", *reports, "--out", str(out / RESULTS)], {},
-                        [out / RESULTS], depends_on=evals))
+    stores = [f"{row}={db}" for row, db in zip(spec.rows, dbs, strict=True)]
+    stages.append(Stage("results", ["experiments.results", *stores, "--out", str(out / RESULTS), "--json",
+                                    str(out / RESULTS_JSON)], {}, [out / RESULTS, out / RESULTS_JSON], depends_on=evals))
     return stages

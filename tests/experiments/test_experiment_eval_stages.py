@@ -1,14 +1,10 @@
 """The evaluation end of an experiment: one served model and one graded store per row, then compare.md and
-results.md; the table refuses rows graded differently and reports it cannot read, in one line."""
+results.md (the table itself: test_experiment_results.py)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 from experiments.eval_stages import eval_stages, row_servers
@@ -18,8 +14,6 @@ from training.cache import cached_model_dir
 
 ROOT = Path(__file__).parents[2]
 LAPTOP = ROOT / "experiments" / "specs" / "laptop.yaml"
-GRADING = {"prompt": "muser", "prompt_sha256": "ab" * 32, "model": "smollm2-135m-instruct", "temperature": 0.5,
-           "max_tokens": 160, "output": "json_schema", "system": False}
 
 
 def laptop_stages(tmp_path: Path, **changes: object) -> tuple[list, Path]:
@@ -47,7 +41,8 @@ def test_each_row_is_served_on_its_own_port_and_graded_into_its_own_store(tmp_pa
                 "--grader-max-tokens 160 --grader-prompt muser") in stage.command()
         assert stage.set_aside == out / "eval" / f"{name[5:].replace('_', '-')}.sqlite"
     assert by_name["compare"].argv[-6:] == ["--labels", "base", "+SR", "+KD", "+KD+SR", "--out", str(out / "compare.md")][-6:]
-    assert f"+KD+SR={out / 'eval' / 'kd-sr.json'}" in by_name["results"].argv
+    assert f"+KD+SR={out / 'eval' / 'kd-sr.sqlite'}" in by_name["results"].argv
+    assert by_name["results"].outputs == [out / "results.md", out / "results.json"]
     servers = row_servers(load_spec(LAPTOP), out)
     assert list(servers) == ["+SR", "+KD", "+KD+SR"] and servers["+KD+SR"].serve == str(out / "models" / "kd-sr")
 
@@ -84,43 +79,3 @@ def test_a_grader_url_and_the_recipe_overrides_reach_the_commands(tmp_path: Path
     train_sr = next(s for s in training_stages(load_spec(path), tmp_path / "exp") if s.name == "train_sr")
     flags = dict(zip(train_sr.argv[-6::2], train_sr.argv[-5::2], strict=True))
     assert flags == {"--gradient_accumulation_steps": "1", "--effective_batch_size": "4", "--bf16": "false"}
-
-
-def report(path: Path, score: float, n: int, grading: dict = GRADING) -> str:
-    path.write_text(json.dumps({"score": score, "n_samples": {"overall_score": n}, "grading": grading}))
-    return str(path)
-
-
-def results(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "experiments.results", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
-
-
-def test_results_table_names_the_grader_and_gives_score_and_n(tmp_path: Path) -> None:
-    rows = [f"base={report(tmp_path / 'b.json', 0.1234, 8)}", f"+SR={report(tmp_path / 's.json', 0.5, 7)}",
-            f"+KD={report(tmp_path / 'k.json', None, 0)}"]  # type: ignore[arg-type]
-    proc = results(*rows, "--out", str(tmp_path / "results.md"))
-    assert proc.returncode == 0, proc.stderr
-    text = (tmp_path / "results.md").read_text(encoding="utf-8")
-    assert text == proc.stdout
-    lines = text.splitlines()
-    assert lines[0].startswith("Graded by muser prompt") and "smollm2-135m-instruct" in lines[0]
-    assert lines[2:] == ["| Model | HealthBench (%) | n |", "|---|---:|---:|", "| base | 12.3 | 8 |", "| +SR | 50.0 | 7 |",
-                         "| +KD | – | 0 |"]
-
-
-@pytest.mark.parametrize(("rows", "needle"), [
-    (["base=B", "+SR=OTHER"], "+SR was graded differently from base"),
-    (["base=B", "+KD=missing.json"], "+KD: no report missing.json; run eval.healthbench"),
-    (["base=B", "+KD=BAD"], "is not a readable report"),
-    (["base"], "give each row as ROW=REPORT.json"),
-    (["base=B", "+SR=OUT"], "is one of the reports"),
-])
-def test_results_refuse_in_one_line_and_write_nothing(tmp_path: Path, rows: list[str], needle: str) -> None:
-    (tmp_path / "bad.json").write_text("{not json")
-    named = {"B": report(tmp_path / "b.json", 0.2, 3), "OTHER": report(tmp_path / "o.json", 0.2, 3, {**GRADING, "model": "x"}),
-             "BAD": str(tmp_path / "bad.json"), "OUT": str(tmp_path / "results.md")}
-    args = [row.split("=")[0] + "=" + named.get(row.split("=")[1], row.split("=")[1]) if "=" in row else row for row in rows]
-    proc = results(*args, "--out", str(tmp_path / "results.md"))
-    assert proc.returncode == 2 and needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    assert not (tmp_path / "results.md").exists()

@@ -1,6 +1,6 @@
 """The laptop spec end to end at its smallest size, on real engines: the embedded model (vLLM on this CPU)
 makes the data, real TRL steps train the three models, vLLM serves each row's model and the embedded model
-grades it on HealthBench; results.md holds the four rows, every server is stopped, and a second run skips
+grades it on HealthBench; results.md and results.json hold the four rows, every server is stopped, and a second run skips
 every stage. Also: a model the spec serves is started for its stages and stopped."""
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 from ports import free_port, free_ports, listening
+
+from experiments.results import COLUMNS
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 ROOT = Path(__file__).parents[2]
@@ -50,9 +52,14 @@ def test_the_laptop_spec_runs_the_method_and_prints_the_four_rows(tmp_path: Path
         assert card["counts"]["written"] >= 1, (stage, card["dropped"])
         assert card["filters"]["prompt_set"] == "small"
     table = (out / "results.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| (base|\+SR|\+KD|\+KD\+SR) \| ([0-9.]+) \| (\d+) \|$", table, flags=re.M)
-    assert [row for row, _, _ in rows] == ["base", "+SR", "+KD", "+KD+SR"] and all(int(n) > 0 for *_, n in rows), table
     assert table.startswith("Graded by muser prompt") and table in proc.stdout
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert [row["row"] for row in results["rows"]] == ["base", "+SR", "+KD", "+KD+SR"]
+    for row in results["rows"]:  # every column with its n; the overall score stands on every example
+        assert set(row["full"]) == set(COLUMNS) and all(set(c) == {"score", "n"} for c in row["full"].values())
+        assert row["full"]["overall_score"]["n"] == 2, row
+        assert row["row"] == "base" or row["vs"]["paired"]["overall_score"]["n"] == 2
+        assert re.search(rf"^\| {re.escape(row['row'])} \| [0-9.]+ \(2\) \|", table, flags=re.M), table
     assert proc.stdout.rstrip().endswith(f"every stage done in {out}; manifest {out / 'manifest.json'}")
     assert "| +KD+SR |" in (out / "compare.md").read_text(encoding="utf-8")
 
