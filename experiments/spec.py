@@ -101,6 +101,8 @@ class TrainSpec(Strict):
     base: str | None = Field(None, description="The model every row starts from (default: the kd recipe's).")
     kd: TrainStage | None = Field(None, description="Stage 1: SFT on the teacher's answers.")
     sr: TrainStage | None = Field(None, description="Stage 2: SFT on the refined answers.")
+    launch: list[str] = Field(default_factory=list, description="`accelerate launch` flags for several "
+                              "processes, e.g. [--multi_gpu, --num_processes, '8'] (default: one process).")
 
 
 class EvalSpec(Strict):

@@ -1,6 +1,7 @@
 """The training stages of an experiment, one `training.sft` run per trained row of the table:
 KD SFT from the base (+KD), SR SFT from the KD model (+KD+SR), SR SFT from the base (+SR). Each resumes from
-its own checkpoints when interrupted (training.sft does), and a larger max_steps continues it. When the base
+its own checkpoints when interrupted (training.sft does), and a larger max_steps continues it. With
+`train.launch`, each runs under `accelerate launch` with those flags (several GPUs). When the base
 is the packaged SmolLM2 (`cache:smollm2-135m-instruct`), a first stage converts it (training.prepare_base)."""
 
 from __future__ import annotations
@@ -35,12 +36,13 @@ def base_model(spec: Spec) -> str:
 
 
 def sft(name: str, stage: TrainStage, field: str, data: Path, model: str, out_dir: Path,
-        after: list[str], base: str) -> Stage:
-    argv = ["training.sft", "--config", str(recipe_path(stage.recipe)), "--dataset_dir", str(data),
+        after: list[str], base: str, launch: list[str]) -> Stage:
+    launcher = ["accelerate.commands.launch", *launch, "-m"] if launch else []
+    argv = [*launcher, "training.sft", "--config", str(recipe_path(stage.recipe)), "--dataset_dir", str(data),
             "--model_name_or_path", model, "--output_dir", str(out_dir),
             *(["--max_steps", str(stage.max_steps)] if stage.max_steps else []),
             *(arg for key, value in stage.args.items() for arg in (f"--{key}", flag_value(value)))]
-    reads = {f"train.{field}": stage.model_dump(), "train.base": base}
+    reads = {f"train.{field}": stage.model_dump(), "train.base": base, **({"train.launch": launch} if launch else {})}
     return Stage(name, argv, reads, [out_dir / "config.json"], depends_on=after, files=[recipe_path(stage.recipe)],
                  set_aside=out_dir, grows=(f"train.{field}.max_steps",))
 
@@ -58,17 +60,17 @@ def prepare_stage(base: str) -> Stage | None:
 
 def training_stages(spec: Spec, out: Path) -> list[Stage]:
     """base (when needed), train_kd, train_kd_sr and train_sr, as the table's rows need them."""
-    rows, base, models = set(spec.rows), base_model(spec), out / MODELS
+    rows, base, models, launch = set(spec.rows), base_model(spec), out / MODELS, spec.train.launch
     data = out / "data"
     prepare = prepare_stage(base)  # every row needs the base: the base row is served from it
     stages, first = ([prepare], ["base"]) if prepare is not None else ([], [])
     if spec.train.kd is not None and rows & {"+KD", "+KD+SR"}:
         stages.append(sft("train_kd", spec.train.kd, "kd", data / "kd", base, models / "kd", [*first, "kd_data"],
-                          base))
+                          base, launch))
     if spec.train.sr is not None and "+KD+SR" in rows:
         stages.append(sft("train_kd_sr", spec.train.sr, "sr", data / "sr", str(models / "kd"), models / "kd-sr",
-                          ["train_kd", "sr_data"], base))
+                          ["train_kd", "sr_data"], base, launch))
     if spec.train.sr is not None and "+SR" in rows:
         stages.append(sft("train_sr", spec.train.sr, "sr", data / "sr", base, models / "sr", [*first, "sr_data"],
-                          base))
+                          base, launch))
     return stages

@@ -100,3 +100,23 @@ def test_the_evaluation_set_must_exist(tmp_path: Path) -> None:
     data["eval"]["data"] = str(tmp_path / "healthbench_full.jsonl")
     with pytest.raises(SpecError, match=r"eval\.data: Value error, no file"):
         load_spec(write(tmp_path, data))
+
+
+@pytest.mark.parametrize("size", ["14b", "32b"])
+def test_the_gpu_specs_plan_every_stage_offline(tmp_path: Path, size: str) -> None:
+    """The shipped GPU specs: the paper's roles, served models and recipes; --dry-run starts and writes nothing."""
+    import subprocess
+    import sys
+
+    spec = LAPTOP.parent / f"qwen3-{size}.yaml"
+    loaded = load_spec(spec)
+    assert loaded.run.n == 1_000_000 and loaded.train.base == f"Qwen/Qwen3-{size.upper()}"
+    proc = subprocess.run([sys.executable, "-m", "experiments.run", str(spec), "--out", str(tmp_path / "x"), "--dry-run"],
+                          cwd=LAPTOP.parents[2], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    names = [line.split()[1].rstrip(":") for line in proc.stdout.splitlines() if line.startswith("run ")]
+    assert names == ["graphs", "teacher", "kd_data", "sr_data", "train_kd", "train_kd_sr", "train_sr", "eval_base",
+                     "eval_sr", "eval_kd", "eval_kd_sr", "compare", "results"]
+    assert proc.stdout.count("python -m accelerate.commands.launch --multi_gpu") == 3
+    assert "--generator-model deepseek-chat" in proc.stdout and "--grader-model gpt-4.1-2025-04-14" in proc.stdout
+    assert not (tmp_path / "x").exists() and "starting" not in proc.stdout
