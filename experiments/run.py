@@ -15,12 +15,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from experiments.costs import summary
 from experiments.eval_stages import RESULTS, eval_stages, row_servers
 from experiments.manifest import ExperimentError, Manifest, locked
 from experiments.runner import execute, plan
 from experiments.servers import factories
-from experiments.spec import SpecError, load_spec
-from experiments.stages import data_stages
+from experiments.spec import Spec, SpecError, load_spec
+from experiments.stages import Stage, data_stages
 from experiments.train_stages import training_stages
 from graph.serve.embedded import embedded_port
 from graph.serve.process import ServeError
@@ -33,8 +34,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, required=True, help="the experiment directory (created; reused to resume)")
     p.add_argument("--until", metavar="STAGE", help="run the stages up to and including STAGE (e.g. sr_data: the "
                    "data only), leaving the later ones for another run")
-    p.add_argument("--dry-run", action="store_true", help="print the stages, their commands and what would be "
-                   "skipped; start nothing, write nothing")
+    p.add_argument("--dry-run", action="store_true", help="print the stages, their commands, what would be "
+                   "skipped, and the calls, tokens and training tokens of those to run; start nothing, write nothing")
+    p.add_argument("--price-in", type=float, metavar="USD", help="with --dry-run: USD per million prompt tokens")
+    p.add_argument("--price-out", type=float, metavar="USD", help="with --dry-run: USD per million completion tokens")
     return p.parse_args(argv)
 
 
@@ -50,9 +53,31 @@ def sigterm_stops() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def prices(args: argparse.Namespace) -> tuple[float, float] | None:
+    if (args.price_in is None) != (args.price_out is None) or (not args.dry_run and args.price_in is not None):
+        raise ExperimentError("pass --price-in and --price-out together, with --dry-run")
+    if args.price_in is None:
+        return None
+    if min(args.price_in, args.price_out) < 0:
+        raise ExperimentError("--price-in and --price-out are USD per million tokens: numbers ≥ 0")
+    return args.price_in, args.price_out
+
+
+def dry_run(spec: Spec, out: Path, manifest: Manifest, stages: list[Stage], priced: tuple[float, float] | None) -> None:
+    """Each stage's action and command, with the figures of those to run; then the totals."""
+    steps = plan(stages, manifest)
+    lines, total = summary(spec, out, [s.stage.name for s in steps if s.action != "skip"], priced)
+    for step in steps:
+        print(f"{step.action:5} {step.stage.name}: {step.why}\n      {step.stage.command()}")
+        if step.stage.name in lines:
+            print(f"      {lines[step.stage.name]}")
+    print(total)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        priced = prices(args)
         spec = load_spec(args.spec)
         out = Path(os.path.normpath(args.out))  # `runs/exp` and `./runs/exp/` are one experiment
         if out.exists() and not out.is_dir():
@@ -67,9 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise ExperimentError(f"--until {args.until}: this spec has no such stage; its stages: {', '.join(names)}")
             stages = stages[: names.index(args.until) + 1]
         if args.dry_run:
-            manifest = Manifest(out, spec.name, args.spec)  # reads only
-            for step in plan(stages, manifest):
-                print(f"{step.action:5} {step.stage.name}: {step.why}\n      {step.stage.command()}")
+            dry_run(spec, out, Manifest(out, spec.name, args.spec), stages, priced)  # reads only
             return 0
         with locked(out), sigterm_stops():
             manifest = Manifest(out, spec.name, args.spec)

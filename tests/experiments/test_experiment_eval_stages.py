@@ -79,3 +79,17 @@ def test_a_grader_url_and_the_recipe_overrides_reach_the_commands(tmp_path: Path
     train_sr = next(s for s in training_stages(load_spec(path), tmp_path / "exp") if s.name == "train_sr")
     flags = dict(zip(train_sr.argv[-6::2], train_sr.argv[-5::2], strict=True))
     assert flags == {"--gradient_accumulation_steps": "1", "--effective_batch_size": "4", "--bf16": "false"}
+
+
+def test_training_tokens_come_from_the_data_once_written(tmp_path: Path) -> None:
+    """Before sr_data: every id kept at typical lengths; after: the records written (4 characters a token),
+    times the recipe's 6 epochs."""
+    from experiments.costs import estimates
+
+    spec, out = load_spec(LAPTOP), tmp_path / "exp"
+    before = estimates(spec, out, ["train_sr"])["train_sr"]
+    assert "before sr_data: 8 records at typical lengths" in before.note
+    (out / "data" / "sr").mkdir(parents=True)
+    (out / "data" / "sr" / "train.jsonl").write_text("x" * 399 + "\n" + "y" * 399 + "\n", encoding="utf-8")
+    after = estimates(spec, out, ["train_sr"])["train_sr"]
+    assert after.train_tokens == 800 // 4 * 6 and after.note.startswith("2 records written, 6 epochs")

@@ -74,6 +74,8 @@ def test_runs_once_skips_after_and_redoes_what_an_edit_touches(server: StubServe
     assert dry.stdout.count("skip ") == 4 and "python -m training.data" in dry.stdout
 
     grown = spec(tmp_path, server.url, n=6)  # a larger N: graph.run continues the same store
+    plan = run_data(grown, "--out", out, "--dry-run")  # the plan counts only the ids not yet stored
+    assert "redo  graphs: changed: run.n 4 → 6" in plan.stdout and "2 of 6 ids to run" in plan.stdout, plan.stdout
     proc = run_data(grown, "--out", out)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "redo  graphs: changed: run.n 4 → 6" in proc.stdout and "redo  sr_data: " in proc.stdout

@@ -104,19 +104,44 @@ def test_the_evaluation_set_must_exist(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("size", ["14b", "32b"])
 def test_the_gpu_specs_plan_every_stage_offline(tmp_path: Path, size: str) -> None:
-    """The shipped GPU specs: the paper's roles, served models and recipes; --dry-run starts and writes nothing."""
+    """The shipped GPU specs: the paper's roles, served models and recipes; --dry-run gives each stage's calls,
+    tokens and training tokens and the totals with a cost, and starts and writes nothing."""
     import subprocess
     import sys
 
     spec = LAPTOP.parent / f"qwen3-{size}.yaml"
     loaded = load_spec(spec)
     assert loaded.run.n == 1_000_000 and loaded.train.base == f"Qwen/Qwen3-{size.upper()}"
-    proc = subprocess.run([sys.executable, "-m", "experiments.run", str(spec), "--out", str(tmp_path / "x"), "--dry-run"],
-                          cwd=LAPTOP.parents[2], capture_output=True, text=True, timeout=120)
+    from eval.data.examples import load_examples
+
+    run = [sys.executable, "-m", "experiments.run", str(spec), "--out", str(tmp_path / "x"), "--dry-run"]
+    proc = subprocess.run([*run, "--price-in", "0.5", "--price-out", "2"], cwd=LAPTOP.parents[2],
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+    # calls: per id a query, an answer, 3 evaluations and a refinement, plus the teacher's answer; per row an
+    # answer per bundled example and a grader call per rubric item
+    bundled = load_examples("bundled")[0]
+    rows = len(bundled) + sum(len(ex.rubrics) for ex in bundled)
+    assert f"total: {7 * 1_000_000 + 4 * rows:,} model calls" in proc.stdout, proc.stdout
+    assert proc.stdout.count(f"{len(bundled)} answers") == 4 and "1,000,000 of 1,000,000 ids to run" in proc.stdout
+    assert proc.stdout.count("training tokens; before ") == 3 and "cost if every call were priced at $0.5 in" in proc.stdout
     names = [line.split()[1].rstrip(":") for line in proc.stdout.splitlines() if line.startswith("run ")]
     assert names == ["graphs", "teacher", "kd_data", "sr_data", "train_kd", "train_kd_sr", "train_sr", "eval_base",
                      "eval_sr", "eval_kd", "eval_kd_sr", "compare", "results"]
     assert proc.stdout.count("python -m accelerate.commands.launch --multi_gpu") == 3
     assert "--generator-model deepseek-chat" in proc.stdout and "--grader-model gpt-4.1-2025-04-14" in proc.stdout
     assert not (tmp_path / "x").exists() and "starting" not in proc.stdout
+
+
+@pytest.mark.parametrize(("flags", "needle"), [
+    (["--dry-run", "--price-in", "1"], "pass --price-in and --price-out together, with --dry-run"),
+    (["--price-in", "1", "--price-out", "2"], "with --dry-run"),
+    (["--dry-run", "--price-in", "-1", "--price-out", "2"], "numbers ≥ 0"),
+])
+def test_prices_are_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str],
+                                        needle: str) -> None:
+    from experiments.run import main
+
+    assert main([str(LAPTOP), "--out", str(tmp_path / "x"), *flags]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "x").exists()
