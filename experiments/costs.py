@@ -61,14 +61,14 @@ def graph_estimates(spec: Spec, store: Path) -> dict[str, Estimate]:
     return out
 
 
-def eval_estimate(spec: Spec) -> Estimate:
+def eval_estimate(spec: Spec, data: str) -> Estimate:
     """One row's evaluation: an answer per example, then a grader call per rubric item, each grader prompt
     holding the conversation, the answer and the item."""
     from eval.data.examples import load_examples, select
     from eval.options import EMBEDDED_GRADER_MAX_TOKENS, GRADER_MAX_TOKENS, POLICY_MAX_TOKENS
     from graph.batch.plan import TYPICAL_OUT
 
-    examples = select(load_examples(spec.eval.data)[0], spec.eval.n)
+    examples = select(load_examples(data)[0], spec.eval.n)
     grader_default = EMBEDDED_GRADER_MAX_TOKENS if spec.eval.grader == "embedded" else GRADER_MAX_TOKENS
     answer_cap, grade_cap = spec.eval.max_tokens or POLICY_MAX_TOKENS, spec.eval.grader_max_tokens or grader_default
     answer = min(TYPICAL_OUT["generate"], answer_cap)
@@ -108,10 +108,11 @@ def estimates(spec: Spec, out: Path, names: list[str]) -> dict[str, Estimate]:
     found: dict[str, Estimate] = {}
     if "graphs" in names:
         found.update({k: v for k, v in graph_estimates(spec, out / "run.sqlite").items() if k in names})
-    evals = [name for name in names if name.startswith("eval_")]
-    if evals:
-        one = eval_estimate(spec)
-        found.update({name: one for name in evals})
+    for hard, data in ((False, spec.eval.data), (True, spec.eval.hard)):
+        evals = [name for name in names if name.startswith("eval_") and name.endswith("_hard") == hard]
+        if evals and data is not None:
+            one = eval_estimate(spec, data)
+            found.update({name: one for name in evals})
     for name, field in (("train_kd", "kd"), ("train_kd_sr", "sr"), ("train_sr", "sr")):
         stage = getattr(spec.train, field)
         if name in names and stage is not None:

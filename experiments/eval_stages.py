@@ -69,9 +69,15 @@ def eval_stages(spec: Spec, out: Path, embedded_port: int, after: list[str]) -> 
                 "--base-url", url, *(["--max-tokens", str(ev.max_tokens)] if ev.max_tokens else []),
                 *grader_args(spec, embedded_port), "--db", str(db), "--out", str(report)]
         needs = [name for name in (TRAINED_BY.get(row, "base"),) if name in after]
-        stages.append(Stage(f"eval_{slug.replace('-', '_')}", argv, {**reads, "row": dump(server or "embedded")},
-                            [report], depends_on=needs, files=[Path(ev.data)] if ev.data != "bundled" else [],
-                            servers=servers(server or "embedded", ev.grader), set_aside=db))
+        name, uses = f"eval_{slug.replace('-', '_')}", servers(server or "embedded", ev.grader)
+        stages.append(Stage(name, argv, {**reads, "row": dump(server or "embedded")}, [report], depends_on=needs,
+                            files=[Path(ev.data)] if ev.data != "bundled" else [], servers=uses, set_aside=db))
+        if ev.hard is not None:  # into the same store, under subset hard: results.md gets its column
+            hard = folder / f"{slug}-hard.json"
+            swap = {"--data": ev.hard, "--out": str(hard)}
+            argv = [swap.get(argv[i - 1], arg) if i else arg for i, arg in enumerate(argv)] + ["--subset", "hard"]
+            stages.append(Stage(f"{name}_hard", argv, {**reads, "row": dump(server or "embedded")}, [hard],
+                                depends_on=[*needs, name], files=[Path(ev.hard)], servers=uses))
     evals = [stage.name for stage in stages]
     dbs = [str(folder / f"{SLUGS[row]}.sqlite") for row in spec.rows]
     stages.append(Stage("compare", ["eval.compare", *dbs, "--labels", *spec.rows, "--out", str(out / COMPARE)],

@@ -109,6 +109,7 @@ class EvalSpec(Strict):
     data: str = Field("bundled", description="'bundled' (the 500-example sample) or a HealthBench JSONL path.")
     n: int | None = Field(None, ge=1, description="A seeded sample of N examples (default: all).")
     grader: ModelRef = Field("embedded", description="The rubric grader.")
+    hard: str | None = Field(None, description="The hard subset's JSONL, evaluated as well (into each row's store).")
     max_tokens: int | None = Field(None, ge=1, le=1_000_000, description="Each row's answer budget "
                                    "(default: eval.healthbench's, the paper's 40960).")
     grader_max_tokens: int | None = Field(None, ge=1, le=1_000_000, description="The grader's budget per item.")
@@ -124,6 +125,13 @@ class EvalSpec(Strict):
         if data != "bundled" and not Path(data).is_file():
             raise ValueError(f"no file {data!r}; give a HealthBench JSONL file or 'bundled'")
         return data
+
+    @field_validator("hard")
+    @classmethod
+    def _hard(cls, hard: str | None) -> str | None:
+        if hard is not None and not Path(hard).is_file():
+            raise ValueError(f"no file {hard!r}; give the HealthBench hard subset's JSONL file")
+        return hard
 
 
 class Spec(Strict):

@@ -93,3 +93,17 @@ def test_training_tokens_come_from_the_data_once_written(tmp_path: Path) -> None
     (out / "data" / "sr" / "train.jsonl").write_text("x" * 399 + "\n" + "y" * 399 + "\n", encoding="utf-8")
     after = estimates(spec, out, ["train_sr"])["train_sr"]
     assert after.train_tokens == 800 // 4 * 6 and after.note.startswith("2 records written, 6 epochs")
+
+
+def test_the_hard_subset_is_graded_into_each_rows_store(tmp_path: Path) -> None:
+    hard = tmp_path / "hard_2025-05-08-21-00-10.jsonl"
+    hard.write_text((ROOT / "tests" / "eval" / "fixtures" / "mini.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
+    stages, out = laptop_stages(tmp_path, hard=str(hard))
+    by_name = {s.name: s for s in stages}
+    assert [n for n in by_name if n.startswith("eval_kd")] == ["eval_kd", "eval_kd_hard", "eval_kd_sr", "eval_kd_sr_hard"]
+    stage = by_name["eval_kd_hard"]
+    assert stage.depends_on == ["train_kd", "eval_kd"] and stage.servers == by_name["eval_kd"].servers
+    assert f"--data {hard} --n 8" in stage.command() and stage.command().endswith(
+        f"--db {out / 'eval' / 'kd.sqlite'} --out {out / 'eval' / 'kd-hard.json'} --subset hard")
+    assert stage.files == [hard] and stage.set_aside is None
+    assert set(by_name["results"].depends_on) >= {"eval_kd_hard", "eval_base_hard"}

@@ -46,6 +46,7 @@ def test_the_laptop_spec_loads_with_every_later_field() -> None:
     (lambda d: d["train"]["kd"].update(args={"lr; rm": 1}), "not a recipe setting"),
     (lambda d: d["eval"].update(max_tokens=0), "eval.max_tokens"),
     (lambda d: d["eval"].update(grader_prompt="mine"), "eval.grader_prompt"),
+    (lambda d: d["eval"].update(hard="no/such/hard.jsonl"), "eval.hard: Value error, no file 'no/such/hard.jsonl'"),
     (lambda d: d.update(rows=["base", "+SR", "base"]), "each row once"),
     (lambda d: d.update(rows=["base"], train={}), "row base needs a base model: set train.base"),
     (lambda d: d["models"].update(teacher={"serve": "m", "port": 8812}), "the rows' servers would take port 8812"),
