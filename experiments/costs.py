@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from experiments.manifest import ExperimentError
 from experiments.spec import Spec
 from experiments.train_stages import recipe_path
 
@@ -64,11 +65,14 @@ def graph_estimates(spec: Spec, store: Path) -> dict[str, Estimate]:
 def eval_estimate(spec: Spec, data: str) -> Estimate:
     """One row's evaluation: an answer per example, then a grader call per rubric item, each grader prompt
     holding the conversation, the answer and the item."""
-    from eval.data.examples import load_examples, select
+    from eval.data.examples import DataError, load_examples, select
     from eval.options import EMBEDDED_GRADER_MAX_TOKENS, GRADER_MAX_TOKENS, POLICY_MAX_TOKENS
     from graph.batch.plan import TYPICAL_OUT
 
-    examples = select(load_examples(data)[0], spec.eval.n)
+    try:
+        examples = select(load_examples(data)[0], spec.eval.n)
+    except DataError as exc:
+        raise ExperimentError(f"eval data {data}: {exc}") from None
     grader_default = EMBEDDED_GRADER_MAX_TOKENS if spec.eval.grader == "embedded" else GRADER_MAX_TOKENS
     answer_cap, grade_cap = spec.eval.max_tokens or POLICY_MAX_TOKENS, spec.eval.grader_max_tokens or grader_default
     answer = min(TYPICAL_OUT["generate"], answer_cap)
@@ -88,7 +92,10 @@ def train_estimate(spec: Spec, field: str, data: Path) -> Estimate:
     from graph.batch.plan import TYPICAL_OUT
 
     stage = getattr(spec.train, field)
-    recipe: Any = yaml.safe_load(recipe_path(stage.recipe).read_text(encoding="utf-8"))
+    try:
+        recipe: Any = yaml.safe_load(recipe_path(stage.recipe).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ExperimentError(f"recipe {stage.recipe}: not a readable YAML file ({type(exc).__name__})") from None
     epochs = float(recipe.get("num_train_epochs", EPOCHS_DEFAULT)) if isinstance(recipe, dict) else EPOCHS_DEFAULT
     train = data / "train.jsonl"
     if train.is_file():

@@ -146,3 +146,16 @@ def test_prices_are_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFi
     assert main([str(LAPTOP), "--out", str(tmp_path / "x"), *flags]) == 2
     err = capsys.readouterr().err
     assert needle in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "x").exists()
+
+
+def test_a_dry_run_over_an_unreadable_evaluation_file_is_refused_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from experiments.run import main
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"not": "healthbench"}\n', encoding="utf-8")
+    data = laptop()
+    data["eval"]["data"] = str(bad)
+    assert main([str(write(tmp_path, data)), "--out", str(tmp_path / "x"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: eval data {bad}: {bad} line 1: prompt_id is missing" in err and len(err.strip().splitlines()) == 1
