@@ -82,7 +82,7 @@ def set_aside(path: Path, stage: str, out: Path, log: Any) -> None:
 
 def execute(steps: list[Step], manifest: Manifest, out: Path, servers: dict[str, Any], log: Any = print) -> None:
     """Run the steps in order; each server a step needs (`servers`: key → context factory) is started before
-    the first step to run that needs it and stopped after the last one (training runs without them)."""
+    it and kept while the next step to run needs it too, else stopped (training runs with no server up)."""
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     running: dict[str, ExitStack] = {}
@@ -101,8 +101,9 @@ def execute(steps: list[Step], manifest: Manifest, out: Path, servers: dict[str,
                     running[key] = ExitStack()
                     running[key].enter_context(servers[key]())
             run_stage(step, manifest, logs / f"{stage.name}.log", log)
-            later = {key for s in steps[at + 1:] if s.action != "skip" for key in s.stage.servers}
-            for key in [k for k in running if k not in later]:
+            following = next((s for s in steps[at + 1:] if s.action != "skip"), None)
+            keep = set(following.stage.servers) if following is not None else set()
+            for key in [k for k in running if k not in keep]:  # started again when a later stage needs it
                 running.pop(key).close()
     finally:
         for stack in running.values():

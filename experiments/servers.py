@@ -1,6 +1,7 @@
 """The servers an experiment's stages need the runner to start: the embedded model, and the models the spec
-names with `serve:` (vLLM on this machine). Each starts before the first stage that needs it and stops when
-the runner ends, Ctrl-C, SIGTERM and errors included."""
+names with `serve:` (vLLM on this machine), and each row's model. Each starts before a stage that needs it and
+stops once the next stage does not (experiments.runner.execute), or when the runner ends: Ctrl-C, SIGTERM and
+errors included."""
 
 from __future__ import annotations
 

@@ -124,3 +124,36 @@ def test_a_kill_inside_graph_run_continues_without_redoing_the_finished_stage(tm
         conn.close()
     finally:
         stub.stop()
+
+
+def test_servers_run_only_around_the_stages_that_need_them(tmp_path: Path) -> None:
+    """A server is up for a run of consecutive stages needing it, stopped while others run (training), and
+    started again for a later stage; skipped stages start nothing."""
+    import contextlib
+
+    from experiments.manifest import Manifest
+    from experiments.runner import Step, execute
+    from experiments.stages import Stage
+
+    events: list[str] = []
+
+    def factory(key: str):  # type: ignore[no-untyped-def]
+        @contextlib.contextmanager
+        def serve():  # type: ignore[no-untyped-def]
+            events.append(f"start {key}")
+            yield
+            events.append(f"stop {key}")
+        return serve
+
+    def step(name: str, servers: tuple[str, ...], action: str = "run") -> Step:
+        return Step(Stage(name, ["this"], {}, [], servers=servers), name, action, "test")
+
+    steps = [step("graphs", ("embedded",)), step("teacher", ("embedded", "serve:1")), step("data", ()),
+             step("train", ()), step("eval_a", ("serve:2", "embedded")), step("eval_b", ("serve:3", "embedded")),
+             step("eval_c", ("serve:4", "embedded"), action="skip"), step("results", ())]
+    out = tmp_path / "exp"
+    out.mkdir()
+    execute(steps, Manifest(out, "t", tmp_path / "spec.yaml"), out,
+            {key: factory(key) for key in ("embedded", "serve:1", "serve:2", "serve:3", "serve:4")}, log=lambda m: None)
+    assert events == ["start embedded", "start serve:1", "stop embedded", "stop serve:1",  # not during data, train
+                      "start serve:2", "start embedded", "stop serve:2", "start serve:3", "stop embedded", "stop serve:3"]
