@@ -60,7 +60,7 @@ def eval_stages(spec: Spec, out: Path, embedded_port: int, after: list[str]) -> 
     """eval_<row> for each row, then compare and results. `after`: the stages that exist (base, train_*)."""
     ev, folder, stages = spec.eval, out / EVAL, []
     served = row_servers(spec, out)
-    reads = {"eval": ev.model_dump(exclude={"port", "serve_args"}), "eval.grader": dump(ev.grader)}
+    reads = {"eval": ev.model_dump(exclude={"port", "serve_args", "hard"}), "eval.grader": dump(ev.grader)}
     for row in spec.rows:
         slug, server = SLUGS[row], served.get(row)
         db, report = folder / f"{slug}.sqlite", folder / f"{slug}.json"
@@ -70,19 +70,21 @@ def eval_stages(spec: Spec, out: Path, embedded_port: int, after: list[str]) -> 
                 *grader_args(spec, embedded_port), "--db", str(db), "--out", str(report)]
         needs = [name for name in (TRAINED_BY.get(row, "base"),) if name in after]
         name, uses = f"eval_{slug.replace('-', '_')}", servers(server or "embedded", ev.grader)
-        stages.append(Stage(name, argv, {**reads, "row": dump(server or "embedded")}, [report], depends_on=needs,
+        row_reads = {**reads, "row": dump(server or "embedded")}
+        stages.append(Stage(name, argv, row_reads, [report], depends_on=needs,
                             files=[Path(ev.data)] if ev.data != "bundled" else [], servers=uses, set_aside=db))
         if ev.hard is not None:  # into the same store, under subset hard: results.md gets its column
             hard = folder / f"{slug}-hard.json"
             swap = {"--data": ev.hard, "--out": str(hard)}
             argv = [swap.get(argv[i - 1], arg) if i else arg for i, arg in enumerate(argv)] + ["--subset", "hard"]
-            stages.append(Stage(f"{name}_hard", argv, {**reads, "row": dump(server or "embedded")}, [hard],
+            stages.append(Stage(f"{name}_hard", argv, {**row_reads, "eval.hard": ev.hard}, [hard],
                                 depends_on=[*needs, name], files=[Path(ev.hard)], servers=uses))
     evals = [stage.name for stage in stages]
     dbs = [str(folder / f"{SLUGS[row]}.sqlite") for row in spec.rows]
     stages.append(Stage("compare", ["eval.compare", *dbs, "--labels", *spec.rows, "--out", str(out / COMPARE)],
                         {}, [out / COMPARE], depends_on=evals))
     stores = [f"{row}={db}" for row, db in zip(spec.rows, dbs, strict=True)]
-    stages.append(Stage("results", ["experiments.results", *stores, "--out", str(out / RESULTS), "--json",
-                                    str(out / RESULTS_JSON)], {}, [out / RESULTS, out / RESULTS_JSON], depends_on=evals))
+    results = [out / RESULTS, out / RESULTS_JSON]
+    stages.append(Stage("results", ["experiments.results", *stores, "--out", str(results[0]), "--json", str(results[1])],
+                        {}, results, depends_on=evals))
     return stages

@@ -106,4 +106,5 @@ def test_the_hard_subset_is_graded_into_each_rows_store(tmp_path: Path) -> None:
     assert f"--data {hard} --n 8" in stage.command() and stage.command().endswith(
         f"--db {out / 'eval' / 'kd.sqlite'} --out {out / 'eval' / 'kd-hard.json'} --subset hard")
     assert stage.files == [hard] and stage.set_aside is None
+    assert "hard" not in by_name["eval_kd"].reads["eval"]  # adding the hard file redoes no finished evaluation
     assert set(by_name["results"].depends_on) >= {"eval_kd_hard", "eval_base_hard"}
