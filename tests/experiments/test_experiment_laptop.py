@@ -27,12 +27,13 @@ STAGES = ["graphs", "teacher", "kd_data", "sr_data", "base", "train_kd", "train_
 
 
 def smallest(tmp_path: Path, rows_port: int) -> Path:
-    """The laptop spec at its smallest: 4 queries, one training step per stage, 2 HealthBench examples."""
+    """The laptop spec at its smallest: 4 queries, one training step per stage, 2 HealthBench examples answered
+    in up to 128 tokens."""
     data = yaml.safe_load(LAPTOP.read_text(encoding="utf-8"))
     data["run"].update(n=4, concurrency=4)
     for stage in ("kd", "sr"):
         data["train"][stage]["max_steps"] = 1
-    data["eval"].update(n=2, port=rows_port)
+    data["eval"].update(n=2, port=rows_port, max_tokens=128)  # answering is most of an evaluation's time
     path = tmp_path / "smallest.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return path
