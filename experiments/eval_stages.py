@@ -56,6 +56,14 @@ def grader_args(spec: Spec, embedded_port: int) -> list[str]:
             *(["--grader-prompt", prompt] if prompt else [])]
 
 
+def healthbench(spec: Spec, url: str, embedded_port: int, data: str, db: Path, report: Path) -> list[str]:
+    """One row's `eval.healthbench` command on `data`: its model at `url`, the spec's budgets and grader."""
+    ev = spec.eval
+    return ["eval.healthbench", "--data", data, *(["--n", str(ev.n)] if ev.n else []), "--base-url", url,
+            *(["--max-tokens", str(ev.max_tokens)] if ev.max_tokens else []), *grader_args(spec, embedded_port),
+            "--db", str(db), "--out", str(report)]
+
+
 def eval_stages(spec: Spec, out: Path, embedded_port: int, after: list[str]) -> list[Stage]:
     """eval_<row> for each row, then compare and results. `after`: the stages that exist (base, train_*)."""
     ev, folder, stages = spec.eval, out / EVAL, []
@@ -65,18 +73,15 @@ def eval_stages(spec: Spec, out: Path, embedded_port: int, after: list[str]) -> 
         slug, server = SLUGS[row], served.get(row)
         db, report = folder / f"{slug}.sqlite", folder / f"{slug}.json"
         url = server.url() if server else f"http://127.0.0.1:{embedded_port}/v1"
-        argv = ["eval.healthbench", "--data", ev.data, *(["--n", str(ev.n)] if ev.n else []),
-                "--base-url", url, *(["--max-tokens", str(ev.max_tokens)] if ev.max_tokens else []),
-                *grader_args(spec, embedded_port), "--db", str(db), "--out", str(report)]
         needs = [name for name in (TRAINED_BY.get(row, "base"),) if name in after]
         name, uses = f"eval_{slug.replace('-', '_')}", servers(server or "embedded", ev.grader)
         row_reads = {**reads, "row": dump(server or "embedded")}
+        argv = healthbench(spec, url, embedded_port, ev.data, db, report)
         stages.append(Stage(name, argv, row_reads, [report], depends_on=needs,
                             files=[Path(ev.data)] if ev.data != "bundled" else [], servers=uses, set_aside=db))
         if ev.hard is not None:  # into the same store, under subset hard: results.md gets its column
             hard = folder / f"{slug}-hard.json"
-            swap = {"--data": ev.hard, "--out": str(hard)}
-            argv = [swap.get(argv[i - 1], arg) if i else arg for i, arg in enumerate(argv)] + ["--subset", "hard"]
+            argv = [*healthbench(spec, url, embedded_port, ev.hard, db, hard), "--subset", "hard"]
             stages.append(Stage(f"{name}_hard", argv, {**row_reads, "eval.hard": ev.hard}, [hard],
                                 depends_on=[*needs, name], files=[Path(ev.hard)], servers=uses))
     evals = [stage.name for stage in stages]
