@@ -6,7 +6,8 @@
 
 Rows are realistic for the gate: queries built from attribute-like fields (so some near-duplicates occur,
 as in a real 1M run), answers of ~100 words drawn from a pool of distinct sentences, 1% looping answers,
-five calls in usage with finish_reason. "off" skips the per-record rules, near-dedup and decontamination
+five calls in usage with finish_reason. The answers' words are English words (some with a number glued on,
+"dose12"), so the `word_quality` rule reads every answer, as it would a real one, and keeps it. "off" skips the per-record rules, near-dedup and decontamination
 (the paper's filters and exact de-duplication still run), in one process; "on" is the default gate (worker
 processes judge rows past the first 4,096, one per core); "on-1proc" is the gate with no worker. Each build
 runs in its own child process; its CPU time (workers included) and largest single-process RSS come from

@@ -8,6 +8,7 @@ from typing import Any
 from nodes.gate.echo import template_index
 from nodes.gate.rules import DEFAULT_MIN_WORDS, Record, Settings, first_reason
 from nodes.gate.text import count_words
+from nodes.gate.word_quality import WordLimits
 from state.config import RunConfig
 from state.graph_state import FacetVerdict, FilterVerdict, GraphState, Refinement
 
@@ -32,9 +33,10 @@ def judge(
 
 
 def run_settings(config: RunConfig) -> Settings:
-    """The gate's settings in a run: its `min_answer_words` and the templates of its prompt set and
+    """The gate's settings in a run: its `min_answer_words`, word limits and the templates of its prompt set and
     `prompts_dir` (what the dataset builder reads back from the stored config)."""
-    return Settings(echo=template_index(config.prompts_dir, config.prompt_set), min_answer_words=config.min_answer_words)
+    return Settings(echo=template_index(config.prompts_dir, config.prompt_set), min_answer_words=config.min_answer_words,
+                    words=WordLimits(config.max_unknown_letters, config.max_word_letters))
 
 
 def make_filter(settings: Settings):

@@ -102,6 +102,8 @@ class RunConfig(BaseModel):
     chat_template: str = Field("chatml", description="Template (prompt name, .jinja) applied locally when contgen_api=completions.")
     evaluator_prefill: str | None = Field(None, description="Text the evaluators' answer is forced to start with (e.g. 'We should'), for small models that ignore the output format; continued like ContGen.")
     min_answer_words: int = Field(50, ge=0, description="Filter: answers shorter than this are dropped.")
+    max_unknown_letters: float = Field(0.2, ge=0.0, le=1.0, description="Filter: drop a reasoning or answer when more than this share of its letters lie in words its language's word list lacks (glued or invented words); 1 turns it off.")
+    max_word_letters: int = Field(30, ge=0, description="Filter: drop a reasoning or answer with an unknown word longer than this (a glued sentence); 0 turns it off.")
     profile: Literal["paper", "small"] = Field("paper", description="Named settings under YAML, env and flags: paper (Appendix B) or small (small-model budgets, prefill, penalties, templates, grammars).")
 
     @field_validator("facets")

@@ -14,6 +14,7 @@ Reasons, in the order they are tried (the first failing rule names the drop):
 - `think_tag_in_text`     a stray <think> tag would corrupt the trained `<think>…</think>` layout
 - `truncated`             a call whose text went into the record stopped at its token limit
 - `repetition`            the answer loops (Gopher repetition rules)
+- `word_quality`          the reasoning or answer has glued or invented words (its language's word list)
 - `prompt_echo`           the reasoning or answer repeats a 10-word span of a template the run used
 The builder adds three across rows (`STORE_REASONS`) and `store:<reason>` for rows the run did not keep.
 """
@@ -28,6 +29,7 @@ from typing import Any, NamedTuple
 from nodes.gate.echo import EchoIndex, prompt_echo
 from nodes.gate.repetition import repetition
 from nodes.gate.truncation import truncated
+from nodes.gate.word_quality import WordLimits, word_quality
 
 REFUSAL = re.compile(
     r"^\W*(?:i'?m sorry,? but |sorry,? )?i\s+(?:can(?:no|')t|cannot|am (?:not able|unable)|won'?t)\s+"
@@ -56,6 +58,7 @@ class Settings:
     echo: EchoIndex
     min_answer_words: int = DEFAULT_MIN_WORDS
     limits: Mapping[str, int] = field(default_factory=dict)  # max_tokens per call node, for rows without finish_reason
+    words: WordLimits = field(default_factory=WordLimits)  # the run's max_unknown_letters and max_word_letters
 
 
 Rule = Callable[[Record, Settings], str | None]
@@ -100,6 +103,10 @@ def loops(r: Record, s: Settings) -> str | None:
     return repetition(r.answer)  # the reasoning t' legitimately repeats "We should …" across rationales
 
 
+def garbled(r: Record, s: Settings) -> str | None:
+    return word_quality((r.reasoning, r.answer), s.words)
+
+
 def echoes(r: Record, s: Settings) -> str | None:
     return prompt_echo(s.echo, r.query, r.reasoning, r.answer)
 
@@ -107,10 +114,10 @@ def echoes(r: Record, s: Settings) -> str | None:
 # The builder's workers judge the text rules; `truncated` reads the stored calls, which stay in the builder.
 BEFORE_CALLS: tuple[Rule, ...] = (parse_failed, no_query, no_answer, refused, too_short, think_tag_in_text)
 CALLS: tuple[Rule, ...] = (cut_off,)
-AFTER_CALLS: tuple[Rule, ...] = (loops, echoes)
+AFTER_CALLS: tuple[Rule, ...] = (loops, garbled, echoes)
 RULES = BEFORE_CALLS + CALLS + AFTER_CALLS
 REASONS = ("parse_failed", "no_query", "no_answer", "refused", "too_short", "think_tag_in_text", "truncated",
-           "repetition", "prompt_echo")
+           "repetition", "word_quality", "prompt_echo")
 STORE_REASONS = ("duplicate", "benchmark_overlap", "near_duplicate")  # the builder's, across rows
 
 

@@ -1,6 +1,6 @@
 """End to end: a stub whose generator hands out clean, near-duplicate and HealthBench queries and whose answers
-and refinements loop, echo the refine prompt or stop at the token limit → graph.run → training.data and
-graph.export (SR and KD) keep exactly the clean records, one per near-duplicate group; the card and the
+and refinements loop, echo the refine prompt, stop at the token limit or carry glued or invented words →
+graph.run → training.data and graph.export (SR and KD) keep exactly the clean records, one per near-duplicate group; the card and the
 run report count each reason. The HealthBench turn is read from the installed package at test time."""
 
 from __future__ import annotations
@@ -28,7 +28,11 @@ CUT = {"content": CLEAN[:-60], "finish_reason": "length"}  # stops mid-sentence
 DUP = ("I am a 45 year old man and for the past three weeks both my ankles swell by the evening, my shoes feel "
        "tight and the skin leaves a dent when I press it. I take amlodipine for high blood pressure and I work "
        "standing in a shop all day. Is this dangerous and what should I do about it?")
-MARKED = {"eczema": LOOP, "migraine": ECHO, "gout": CUT}  # a word of the query → its answer and refinement
+GLUED = CLEAN.replace("Raise your legs when you sit, walk a little every hour and cut down on salty food.",
+                      "Raiseyourlegswhenyousitwalkalittleeveryhourandcutdownonsaltyfood.")
+INVENTED = " ".join(word if i % 3 else "".join(reversed(word)) + "xq" for i, word in enumerate(CLEAN.split()))
+# a word of the query → its answer and refinement
+MARKED = {"eczema": LOOP, "migraine": ECHO, "gout": CUT, "psoriasis": GLUED, "asthma": INVENTED}
 
 
 def hb_turn() -> str:
@@ -47,6 +51,8 @@ def queries() -> dict[str, str]:
         "echo": "I get a migraine with flashing lights twice a month. Is it safe to take the pill, or should I stop?",
         "cut": "My big toe became hot and swollen overnight; could this be gout, and what helps the pain quickly?",
         "bench": "Hello doctor! " + hb_turn(),
+        "glued": "The psoriasis on my scalp itches at night and flakes onto my clothes. What can I use at home?",
+        "invented": "My daughter's asthma gets worse every spring. Should her inhaler dose change during pollen season?",
         "clean3": "Why do my ankles swell after a long flight, and do compression socks actually help prevent clots?",
     }
 
@@ -80,8 +86,9 @@ def test_the_gate_keeps_exactly_the_clean_records(tmp_path: Path) -> None:
     name = {ids[q]: k for k, q in wanted.items()}
     for table in ("results", "teacher"):
         stored = {name[i]: r for i, r in conn.execute(f"SELECT id, filter_reason FROM {table}")}
-        assert {k: stored[k] for k in ("loop", "echo", "cut")} == {
-            "loop": "repetition", "echo": "prompt_echo", "cut": "truncated"}, table
+        assert {k: stored[k] for k in ("loop", "echo", "cut", "glued", "invented")} == {
+            "loop": "repetition", "echo": "prompt_echo", "cut": "truncated", "glued": "word_quality",
+            "invented": "word_quality"}, table
     conn.close()
 
     first_dup, later_dup = sorted((ids[wanted["dup_a"]], ids[wanted["dup_b"]]))
@@ -94,7 +101,7 @@ def test_the_gate_keeps_exactly_the_clean_records(tmp_path: Path) -> None:
         assert kept == clean, (stage, [name[i] for i in kept])
         card = json.loads((out / "data_card.json").read_text())
         assert card["dropped"] == {"benchmark_overlap": 1, "near_duplicate": 1, "store:prompt_echo": 1,
-                                   "store:repetition": 1, "store:truncated": 1}
+                                   "store:repetition": 1, "store:truncated": 1, "store:word_quality": 2}
         assert card["dropped_examples"]["near_duplicate"] == [later_dup]
         assert card["dropped_examples"]["benchmark_overlap"] == [ids[wanted["bench"]]]
         exported = tmp_path / f"{stage}.jsonl"
@@ -104,4 +111,5 @@ def test_the_gate_keeps_exactly_the_clean_records(tmp_path: Path) -> None:
     report = tmp_path / "report"
     cli("graph.report", "--db", str(db), "--out", str(report), "--no-plots", check=True)
     dropped = json.loads((report / "report.json").read_text())["outcome"]["dropped"]
-    assert {k: v["count"] for k, v in dropped.items()} == {"repetition": 1, "prompt_echo": 1, "truncated": 1}
+    assert {k: v["count"] for k, v in dropped.items()} == {"repetition": 1, "prompt_echo": 1, "truncated": 1,
+                                                           "word_quality": 2}
