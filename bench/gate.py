@@ -6,10 +6,11 @@
 
 Rows are realistic for the gate: queries built from attribute-like fields (so some near-duplicates occur,
 as in a real 1M run), answers of ~100 words drawn from a pool of distinct sentences, 1% looping answers,
-five calls in usage with finish_reason. The answers' words are English words (some with a number glued on,
-"dose12"), so the `word_quality` rule reads every answer, as it would a real one, and keeps it. "off" skips the per-record rules, near-dedup and decontamination
-(the paper's filters and exact de-duplication still run), in one process; "on" is the default gate (worker
-processes judge rows past the first 4,096, one per core); "on-1proc" is the gate with no worker. Each build
+five calls in usage with finish_reason. The answers' words are common English words, so the `word_quality`
+rule reads every answer as it would a real one, and keeps it. "off" skips the per-record rules, near-dedup
+and decontamination (the paper's filters and exact de-duplication still run), in one process; "on" is the
+default gate (worker processes judge rows past the first 4,096, one per core); "on-1proc" is the gate with
+no worker. Each build
 runs in its own child process; its CPU time (workers included) and largest single-process RSS come from
 wait4, and `peak_tree_rss_mb` samples the RSS of the build and its workers summed every 0.2 s. Prints one
 JSON line last.
@@ -21,6 +22,7 @@ import argparse
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -44,9 +46,18 @@ VERBS = ["check", "rest", "drink", "avoid", "monitor", "note", "call", "visit", 
 OBJECTS = ["fluids", "salt", "caffeine", "alcohol", "sleep", "temperature", "dose", "label", "pharmacist", "clinic", "symptoms", "diary", "weight", "meals", "exercise", "screens", "smoke", "pillows", "ice", "heat"]
 
 
+def english_words(n: int) -> list[str]:
+    """`n` English words of four letters or more from the packaged prompts: answers of real words, as real
+    answers are (2% of a HealthBench answer's distinct words are not in the English word list)."""
+    found: set[str] = set()
+    for template in sorted((ROOT / "prompts").glob("*.txt")):
+        found.update(re.findall(r"\b[a-z]{4,}\b", template.read_text(encoding="utf-8")))
+    return sorted(found)[:n]
+
+
 def sentences(rng: random.Random, n: int = 400) -> list[str]:
     """Sentences of 10-16 words drawn from a few hundred words (real answers rarely repeat a 5-word run)."""
-    vocab = [*SYMPTOMS, *VERBS, *OBJECTS, *(f"{w}{k}" for w in ("dose", "test", "sign", "step", "care") for k in range(60))]
+    vocab = [*SYMPTOMS, *VERBS, *OBJECTS, *english_words(300)]
     return [" ".join(rng.choice(vocab) for _ in range(rng.randint(10, 16))).capitalize() + "." for _ in range(n)]
 
 

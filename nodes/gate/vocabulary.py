@@ -35,9 +35,16 @@ def _wordfreq() -> Any:
 
 
 @cache
-def known(lang: str) -> frozenset[str]:
-    """Every word of `lang` in wordfreq's largest list for it (case-folded, as the gate's words are)."""
-    return frozenset(_wordfreq().get_frequency_dict(lang, wordlist="best"))
+def known(lang: str) -> set[str]:
+    """Every word of `lang` in wordfreq's largest list for it (case-folded, as the gate's words are).
+
+    A set the `word_quality` rule adds to: words it has judged known by their runs of letters ("10mg").
+    Read from the list's frequency bands (0.3 s for English; `get_frequency_dict` takes 0.7 s)."""
+    wordfreq = _wordfreq()
+    words: set[str] = set()
+    for band in wordfreq.read_cBpack(wordfreq.available_languages(wordlist="best")[lang]):
+        words.update(band)
+    return words
 
 
 @lru_cache(maxsize=1)

@@ -21,17 +21,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import chain
 
 from nodes.gate.text import words
 from nodes.gate.vocabulary import ENGLISH, guess, known, spaced
 
 REASON = "word_quality"
-MIN_LETTERS = 20  # fewer judged letters than this are too little to judge by
+MIN_LETTERS = 20  # a text whose words hold fewer characters is too short to judge
 LETTERS = re.compile(r"[^\W\d_]+")  # runs of letters
-# Words outside a list whose runs of letters are all in it (numbers, "10mg", "it’s"), per language, so that the
-# next text's are set aside in C; bounded, since numbers and codes never end.
-PASSED: dict[str, set[str]] = {}
-MAX_PASSED = 200_000
+# Words added to a language's list because their runs of letters are in it (numbers, "10mg", "it’s"), counted
+# per language and bounded, since numbers and codes never end.
+ADDED: dict[str, int] = {}
+MAX_ADDED = 200_000
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class WordLimits:
 @dataclass(frozen=True)
 class Reading:
     """One text read against its language's list: its language, the characters of its words, those in words
-    with a run of letters the list lacks, and the longest such run."""
+    with a run of letters the list lacks, and the longest such run (all 0 when the list holds every word)."""
 
     lang: str
     letters: int
@@ -61,7 +62,7 @@ class Reading:
         return self.unknown / self.letters if self.letters else 0.0
 
 
-def unknown_run(word: str, vocabulary: frozenset[str]) -> int:
+def unknown_run(word: str, vocabulary: set[str]) -> int:
     """The longest run of letters in `word` that `vocabulary` lacks; 0 when every run is known ("500", "don't",
     "it’s" and "10mg" are judged by their runs of letters)."""
     if word.isalpha():
@@ -70,19 +71,21 @@ def unknown_run(word: str, vocabulary: frozenset[str]) -> int:
 
 
 def read(tokens: list[str], lang: str) -> Reading:
-    """Counted in C, but for the words neither the list nor `PASSED` holds: in clean text, a few rare words."""
-    vocabulary, passed = known(lang), PASSED.setdefault(lang, set())
-    size = sum(map(len, tokens))
+    """Decided in C when the list holds every word (in clean text, all but a few rare words)."""
+    vocabulary = known(lang)
+    if vocabulary.issuperset(tokens):
+        return Reading(lang, 0, 0, 0)  # nothing unknown: nothing to count (the usual case)
     bad = {}
-    for word in set(tokens).difference(vocabulary).difference(passed):
+    for word in set(tokens).difference(vocabulary):
         run = unknown_run(word, vocabulary)
         if run:
             bad[word] = run
-        elif len(passed) < MAX_PASSED:
-            passed.add(word)
+        elif ADDED.get(lang, 0) < MAX_ADDED:
+            vocabulary.add(word)  # known by its runs of letters: the next text's is decided in C
+            ADDED[lang] = ADDED.get(lang, 0) + 1
     if not bad:
-        return Reading(lang, size, 0, 0)
-    return Reading(lang, size, sum(map(len, filter(bad.__contains__, tokens))), max(bad.values()))
+        return Reading(lang, 0, 0, 0)
+    return Reading(lang, sum(map(len, tokens)), sum(map(len, filter(bad.__contains__, tokens))), max(bad.values()))
 
 
 def fails(reading: Reading, limits: WordLimits) -> bool:
@@ -104,7 +107,11 @@ def reading(text: str, limits: WordLimits) -> Reading:
 
 
 def word_quality(texts: tuple[str, ...], limits: WordLimits) -> str | None:
-    """`word_quality` when any of `texts` fails the limits, else None."""
+    """`word_quality` when any of `texts` fails the limits, else None.
+
+    The texts' words are first looked up together, in one set: when English has them all, none can fail."""
     if limits.off:
         return None
+    if known(ENGLISH).issuperset(chain.from_iterable(map(words, texts))):
+        return None  # the usual case
     return REASON if any(text and fails(reading(text, limits), limits) for text in texts) else None
