@@ -29,7 +29,7 @@ def _wordfreq() -> Any:
     except ModuleNotFoundError:
         raise RuntimeError(
             "the word_quality gate needs the PyPI package wordfreq (pip install -e .); "
-            "or set max_unknown_letters to 1 to turn the rule off"
+            "or turn the rule off with max_unknown_letters: 1 and max_word_letters: 0"
         ) from None
     return wordfreq
 

@@ -109,7 +109,7 @@ def reading(text: str, limits: WordLimits) -> Reading:
 def word_quality(texts: tuple[str, ...], limits: WordLimits) -> str | None:
     """`word_quality` when any of `texts` fails the limits, else None.
 
-    The texts' words are first looked up together, in one set: when English has them all, none can fail."""
+    The texts' words are first looked up together, in one pass: when English has them all, none can fail."""
     if limits.off:
         return None
     if known(ENGLISH).issuperset(chain.from_iterable(map(words, texts))):
