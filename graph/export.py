@@ -19,10 +19,10 @@ from pathlib import Path
 
 from graph.cli import fail, run_cli
 from graph.queries.answers import KINDS, export_answers
+from state.errors import InputError
 from state.paths import clobbered_input
 from training.dataset.gate import GateOptions, StoreGate, add_gate_flags, gate_options
 from training.dataset.records import iter_chat_records
-from training.errors import InputError
 
 
 def export(db: Path, what: str, out: Path, gate: GateOptions | None = None) -> int:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
+from state.errors import InputError, run_cli
 from state.paths import clobbered_input, files_in
 from training.dataset.card import CardBuilder
 from training.dataset.filters import split_of
@@ -23,7 +24,6 @@ from training.dataset.hub_card import write_readme
 from training.dataset.records import Dropped, iter_chat_records, scan_records
 from training.dataset.store import STAGE_TABLE, STAGES, Stage, check_stage, damaged, open_store, run_keys
 from training.dataset.token_count import Counter, load_counter
-from training.errors import InputError, run_cli
 
 __all__ = ["build_dataset", "iter_chat_records", "main"]
 

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from training.errors import InputError
+from state.errors import InputError
 
 FILE = "muser_fingerprint.json"
 SETTINGS = (

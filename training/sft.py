@@ -17,8 +17,8 @@ from typing import Any
 
 from trl import ModelConfig
 
+from state.errors import InputError, run_cli
 from training.dataset.chat_format import ensure_reasoning_kept, to_prompt_completion
-from training.errors import InputError, run_cli
 from training.guards import model_placement
 from training.preflight import Plan, preflight
 from training.sft_config import MuserSFTConfig, parse_sft_args

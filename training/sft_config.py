@@ -15,7 +15,7 @@ from typing import Any, cast
 import yaml
 from trl import ModelConfig, SFTConfig, TrlParser
 
-from training.errors import InputError
+from state.errors import InputError
 from training.sft_help import short_help
 
 RESERVED_KEYS = {"env"}  # TrlParser reads `env:` itself (environment variables to set)

@@ -59,7 +59,7 @@ def check_installed() -> None:
 def embedded_model_dir() -> Path:
     """The SmolLM2 model as a Hugging Face directory, converted from the packaged GGUF on first use."""
     try:
-        from training.errors import InputError
+        from state.errors import InputError
         from training.prepare_base import ensure_base
     except ImportError as exc:
         raise ServeError(f"cannot convert the embedded model ({exc}); {INSTALL_HINT}") from None

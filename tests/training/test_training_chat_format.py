@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from state.errors import InputError
 from training.data import build_dataset
 from training.dataset.chat_format import ensure_reasoning_kept, reasoning_kept, to_prompt_completion
-from training.errors import InputError
 from training.preflight import Plan
 
 RECORD = {

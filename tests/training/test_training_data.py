@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from training_store import long_answer, store_rows, write_store
 
+from state.errors import InputError
 from training.data import build_dataset, iter_chat_records
-from training.errors import InputError
 
 Make = Callable[..., Path]
 

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from training_store import long_answer, store_rows
 
+from state.errors import InputError
 from training.data import build_dataset
 from training.dataset.decontam import Decontaminator, bundled_healthbench, user_turns
 from training.dataset.gate import GateOptions
 from training.dataset.neardup import NearDuplicates, shingles
-from training.errors import InputError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "graph"))
 from storekit import cli, one_line_error

@@ -22,9 +22,9 @@ from procfs import alive
 from test_training_gate import defect_rows
 from training_store import long_answer, write_store
 
+from state.errors import InputError
 from training.dataset.gate import GateOptions
 from training.dataset.workers import MAX_WORKERS
-from training.errors import InputError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "graph"))
 from storekit import cli, one_line_error

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from training.errors import InputError
+from state.errors import InputError
 from training.guards import check_hyperparameters, deepspeed_stage, model_placement
 
 ROOT = Path(__file__).parents[2]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from training.errors import InputError, run_cli
+from state.errors import InputError, run_cli
 from training.fingerprint import FILE
 from training.sft import main
 

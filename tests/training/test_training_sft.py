@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import training
+from state.errors import run_cli
 from training.data import build_dataset
-from training.errors import run_cli
 from training.sft import main
 
 RECIPE = str(Path(training.__file__).parent / "recipes" / "smollm2-135m" / "kd.yaml")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from training.errors import InputError
+from state.errors import InputError
 from training.sft import main
 from training.throughput import count_parameters, peak_tflops, throughput
 from training.trainer import keep_within

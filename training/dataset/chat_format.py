@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from training.errors import InputError
+from state.errors import InputError
 
 PROBE_REASONING = "muser probe reasoning 7f3a"
 PROBE_ANSWER = "muser probe answer 7f3a"

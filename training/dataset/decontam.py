@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from nodes.gate.text import Gram, grams, words
-from training.errors import InputError
+from state.errors import InputError
 
 REASON = "benchmark_overlap"
 NGRAM = 8

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from nodes.gate.rules import REASONS, Settings
+from state.errors import InputError
 from training.dataset import decontam, neardup
 from training.dataset.run_settings import gate_settings
 from training.dataset.store import damaged, open_store
 from training.dataset.verdicts import RowJudge, Verdicts
 from training.dataset.workers import MAX_WORKERS, default_workers
-from training.errors import InputError
 
 
 @dataclass(frozen=True)

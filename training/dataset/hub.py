@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training.errors import InputError
+from state.errors import InputError
 
 PUSHED = ("README.md", "data_card.json", "train.jsonl", "validation.jsonl")
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nodes.gate.truncation import truncated
+from state.errors import InputError
 from training.dataset.filters import assistant_content, split_think
 from training.dataset.gate import GateOptions, StoreGate
 from training.dataset.store import (
@@ -30,7 +31,6 @@ from training.dataset.store import (
 )
 from training.dataset.verdicts import Verdicts
 from training.dataset.workers import judged
-from training.errors import InputError
 
 ChatRecord = dict[str, Any]
 

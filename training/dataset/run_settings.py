@@ -18,8 +18,8 @@ from typing import Any
 from nodes.gate.echo import template_index
 from nodes.gate.rules import DEFAULT_MIN_WORDS, Settings
 from nodes.gate.word_quality import WordLimits
+from state.errors import InputError
 from training.dataset.usage import token_limits
-from training.errors import InputError
 
 FIELDS = ("min_answer_words", "max_unknown_letters", "max_word_letters", "prompt_set", "prompts_dir")
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from state.errors import InputError
 from training.dataset.usage import stage_calls
-from training.errors import InputError
 
 Stage = Literal["kd", "sr"]
 STAGES: tuple[Stage, ...] = ("kd", "sr")

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from state.errors import InputError
 from training.cache import resolve_model_ref
 from training.dataset.chat_format import ensure_reasoning_kept
-from training.errors import InputError
 
 Counter = Callable[[dict[str, Any]], int]
 

@@ -147,7 +147,7 @@ def architecture(name_or_file: str) -> dict[str, Any]:
         return dict(ARCHITECTURES[name_or_file])
     path = Path(name_or_file)
     if not path.is_file():
-        from training.errors import InputError
+        from state.errors import InputError
 
         raise InputError(f"--arch {name_or_file}: neither {', '.join(ARCHITECTURES)} nor a config.json file")
     return json.loads(path.read_text(encoding="utf-8"))
