@@ -86,10 +86,11 @@ def gopher(text: str) -> dict[str, bool]:
 def judge(texts: list[str], limits: WordLimits) -> list[dict[str, object]]:
     out = []
     for text in texts:
-        r = reading(text, limits)
-        quality = gopher(text)
-        out.append({"rule": fails(r, limits), "rule_or_gopher": fails(r, limits) or any(list(quality.values())[:2]), "share": r.unknown_share if r.letters >= MIN_LETTERS else 0.0,
-                    "longest": r.longest if r.letters >= MIN_LETTERS else 0, "lang": r.lang, **quality})
+        r, quality = reading(text, limits), gopher(text)
+        judged = r.letters >= MIN_LETTERS
+        out.append({"rule": fails(r, limits), "lang": r.lang, **quality,
+                    "rule_or_gopher": fails(r, limits) or quality["mean_word_length"] or quality["words_with_letters"],
+                    "share": r.unknown_share if judged else 0.0, "longest": r.longest if judged else 0})
     return out
 
 
